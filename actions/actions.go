@@ -1,0 +1,186 @@
+// Package actions says what happens to each attribute of an item: encrypted
+// and signed, only signed, or left alone.
+//
+// A [Map] has a default action and per-attribute overrides; the default
+// applies to every attribute of an item that has no override, including
+// attributes unknown when the map was written (the legacy Python client's
+// model). The same map must be used to read an item as was used to write it:
+// actions are configuration and are not stored in the item.
+package actions
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+)
+
+// Action is what happens to one attribute. The zero value is invalid, so a
+// forgotten field is caught by [Map.Validate] instead of meaning "do nothing".
+type Action uint8
+
+const (
+	// DoNothing leaves the attribute in plaintext and outside the signature.
+	DoNothing Action = iota + 1
+	// SignOnly leaves the attribute in plaintext, covered by the signature.
+	SignOnly
+	// EncryptAndSign encrypts the attribute and covers its ciphertext with the
+	// signature.
+	EncryptAndSign
+)
+
+// String returns the name used in JSON configuration: "do_nothing", "sign",
+// "encrypt_and_sign".
+func (a Action) String() string {
+	switch a {
+	case DoNothing:
+		return "do_nothing"
+	case SignOnly:
+		return "sign"
+	case EncryptAndSign:
+		return "encrypt_and_sign"
+	}
+	return "Action(" + strconv.Itoa(int(a)) + ")"
+}
+
+// Valid reports whether a is one of the three actions.
+func (a Action) Valid() bool { return a >= DoNothing && a <= EncryptAndSign }
+
+// Signed reports whether the attribute is covered by the signature.
+func (a Action) Signed() bool { return a == SignOnly || a == EncryptAndSign }
+
+// Parse reads an action name. It accepts the names [Action.String] returns and
+// the legacy vector names "encrypt", "sign_only" and "nothing".
+func Parse(s string) (Action, error) {
+	switch strings.ToLower(s) {
+	case "do_nothing", "nothing":
+		return DoNothing, nil
+	case "sign", "sign_only":
+		return SignOnly, nil
+	case "encrypt_and_sign", "encrypt":
+		return EncryptAndSign, nil
+	}
+	return 0, fmt.Errorf("actions: unknown action %q (want encrypt_and_sign, sign or do_nothing)", s)
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (a Action) MarshalText() ([]byte, error) {
+	if !a.Valid() {
+		return nil, fmt.Errorf("actions: invalid action %d", a)
+	}
+	return []byte(a.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (a *Action) UnmarshalText(b []byte) error {
+	v, err := Parse(string(b))
+	if err != nil {
+		return err
+	}
+	*a = v
+	return nil
+}
+
+// Reserved attribute names written by the item encryptor; they cannot be
+// configured.
+const (
+	MaterialDescriptionAttribute = "*amzn-ddb-map-desc*"
+	SignatureAttribute           = "*amzn-ddb-map-sig*"
+)
+
+// Replication attributes that legacy (2017) DynamoDB global tables add to
+// items in every Region. They are never signed: replication would otherwise
+// break every signature.
+var replicationAttributes = map[string]bool{
+	"aws:rep:deleting":     true,
+	"aws:rep:updatetime":   true,
+	"aws:rep:updateregion": true,
+}
+
+// IsReplicationAttribute reports whether name is one of the legacy global-table
+// attributes aws:rep:deleting, aws:rep:updatetime, aws:rep:updateregion.
+func IsReplicationAttribute(name string) bool { return replicationAttributes[name] }
+
+// ErrInvalid is wrapped by every error [Map.Validate] and [Map.ForKeys] return.
+var ErrInvalid = errors.New("actions: invalid action map")
+
+// Map assigns an action to every attribute of an item.
+type Map struct {
+	// Default applies to attributes without an entry in Attributes.
+	Default Action `json:"default"`
+	// Attributes overrides Default per attribute name.
+	Attributes map[string]Action `json:"attributes,omitempty"`
+}
+
+// Validate checks that every action is valid, that no reserved attribute is
+// configured and that no replication attribute is configured to be signed.
+func (m Map) Validate() error {
+	if !m.Default.Valid() {
+		return fmt.Errorf("%w: default action is not set or not valid", ErrInvalid)
+	}
+	for name, a := range m.Attributes {
+		if !a.Valid() {
+			return fmt.Errorf("%w: attribute %q: action is not valid", ErrInvalid, name)
+		}
+		if name == MaterialDescriptionAttribute || name == SignatureAttribute {
+			return fmt.Errorf("%w: attribute %q is reserved for the encryptor", ErrInvalid, name)
+		}
+		if IsReplicationAttribute(name) && a != DoNothing {
+			return fmt.Errorf("%w: attribute %q is written by global-table replication and cannot be signed", ErrInvalid, name)
+		}
+	}
+	return nil
+}
+
+// Get returns the action for an attribute of an item. The reserved attributes
+// and the replication attributes always get DoNothing.
+func (m Map) Get(name string) Action {
+	if a, ok := m.Attributes[name]; ok {
+		return a
+	}
+	if name == MaterialDescriptionAttribute || name == SignatureAttribute || IsReplicationAttribute(name) {
+		return DoNothing
+	}
+	return m.Default
+}
+
+// AllDoNothing reports whether no attribute can be signed or encrypted.
+func (m Map) AllDoNothing() bool {
+	if m.Default != DoNothing {
+		return false
+	}
+	for _, a := range m.Attributes {
+		if a != DoNothing {
+			return false
+		}
+	}
+	return true
+}
+
+// ForKeys returns a validated copy of m for a table whose primary key is
+// partitionKey (and sortKey, if not empty). Key attributes must stay in
+// plaintext: a key that would get EncryptAndSign from the default gets
+// SignOnly instead (the legacy clients' set_index_keys rule, spec §5.3), and an
+// explicit EncryptAndSign override on a key is an error.
+func (m Map) ForKeys(partitionKey, sortKey string) (Map, error) {
+	if err := m.Validate(); err != nil {
+		return Map{}, err
+	}
+	out := Map{Default: m.Default, Attributes: maps.Clone(m.Attributes)}
+	if out.Attributes == nil {
+		out.Attributes = map[string]Action{}
+	}
+	for _, k := range []string{partitionKey, sortKey} {
+		if k == "" {
+			continue
+		}
+		switch a, explicit := m.Attributes[k]; {
+		case explicit && a == EncryptAndSign:
+			return Map{}, fmt.Errorf("%w: key attribute %q cannot be encrypted", ErrInvalid, k)
+		case !explicit && m.Default == EncryptAndSign:
+			out.Attributes[k] = SignOnly
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,123 @@
+package actions
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestZeroValueInvalid(t *testing.T) {
+	var a Action
+	if a.Valid() {
+		t.Fatal("zero Action is valid")
+	}
+	if err := (Map{}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Map{}.Validate() = %v, want ErrInvalid", err)
+	}
+	if err := (Map{Default: SignOnly, Attributes: map[string]Action{"x": 0}}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Validate with a zero override = %v, want ErrInvalid", err)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		m    Map
+		ok   bool
+	}{
+		{"default only", Map{Default: EncryptAndSign}, true},
+		{"reserved desc", Map{Default: SignOnly, Attributes: map[string]Action{MaterialDescriptionAttribute: DoNothing}}, false},
+		{"reserved sig", Map{Default: SignOnly, Attributes: map[string]Action{SignatureAttribute: SignOnly}}, false},
+		{"rep signed", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:updatetime": SignOnly}}, false},
+		{"rep encrypted", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:deleting": EncryptAndSign}}, false},
+		{"rep do nothing", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:updateregion": DoNothing}}, true},
+		{"bad action", Map{Default: SignOnly, Attributes: map[string]Action{"a": 9}}, false},
+	}
+	for _, c := range cases {
+		err := c.m.Validate()
+		if (err == nil) != c.ok {
+			t.Errorf("%s: Validate() = %v, want ok=%v", c.name, err, c.ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Validate() = %v, not ErrInvalid", c.name, err)
+		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	m := Map{Default: EncryptAndSign, Attributes: map[string]Action{"s": SignOnly, "n": DoNothing}}
+	for name, want := range map[string]Action{
+		"s": SignOnly, "n": DoNothing, "other": EncryptAndSign,
+		"aws:rep:deleting": DoNothing, "aws:rep:updatetime": DoNothing, "aws:rep:updateregion": DoNothing,
+		MaterialDescriptionAttribute: DoNothing, SignatureAttribute: DoNothing,
+	} {
+		if got := m.Get(name); got != want {
+			t.Errorf("Get(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestForKeys(t *testing.T) {
+	m := Map{Default: EncryptAndSign, Attributes: map[string]Action{"v": SignOnly}}
+	got, err := m.ForKeys("pk", "sk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Map{Default: EncryptAndSign, Attributes: map[string]Action{"v": SignOnly, "pk": SignOnly, "sk": SignOnly}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("ForKeys (-want +got):\n%s", diff)
+	}
+	if _, ok := m.Attributes["pk"]; ok {
+		t.Error("ForKeys mutated its receiver")
+	}
+
+	// Explicit keeps: SignOnly and DoNothing stay.
+	got, err = Map{Default: EncryptAndSign, Attributes: map[string]Action{"pk": DoNothing}}.ForKeys("pk", "")
+	if err != nil || got.Get("pk") != DoNothing {
+		t.Errorf("ForKeys kept DoNothing key: got %v, %v", got.Get("pk"), err)
+	}
+	// Default sign: keys need no change.
+	got, err = Map{Default: SignOnly}.ForKeys("pk", "sk")
+	if err != nil || got.Get("pk") != SignOnly || got.Get("sk") != SignOnly {
+		t.Errorf("ForKeys sign default: %v %v %v", got.Get("pk"), got.Get("sk"), err)
+	}
+
+	for _, key := range []string{"pk", "sk"} {
+		_, err := Map{Default: SignOnly, Attributes: map[string]Action{key: EncryptAndSign}}.ForKeys("pk", "sk")
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("ForKeys with explicit encryption of %s = %v, want ErrInvalid", key, err)
+		}
+	}
+}
+
+func TestAllDoNothing(t *testing.T) {
+	if !(Map{Default: DoNothing, Attributes: map[string]Action{"a": DoNothing}}).AllDoNothing() {
+		t.Error("all do-nothing map not recognised")
+	}
+	if (Map{Default: DoNothing, Attributes: map[string]Action{"a": SignOnly}}).AllDoNothing() {
+		t.Error("map with a signed attribute reported as all do-nothing")
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var m Map
+	if err := json.Unmarshal([]byte(`{"default":"encrypt_and_sign","attributes":{"a":"sign","b":"do_nothing","c":"encrypt"}}`), &m); err != nil {
+		t.Fatal(err)
+	}
+	want := Map{Default: EncryptAndSign, Attributes: map[string]Action{"a": SignOnly, "b": DoNothing, "c": EncryptAndSign}}
+	if diff := cmp.Diff(want, m); diff != "" {
+		t.Errorf("json.Unmarshal (-want +got):\n%s", diff)
+	}
+	b, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(b); got != `{"default":"encrypt_and_sign","attributes":{"a":"sign","b":"do_nothing","c":"encrypt_and_sign"}}` {
+		t.Errorf("json.Marshal = %s", got)
+	}
+	if err := json.Unmarshal([]byte(`{"default":"scramble"}`), &m); err == nil {
+		t.Error("unknown action accepted")
+	}
+}
