@@ -1,0 +1,405 @@
+package ddbenc
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/number"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// TableConfig describes one table: its name, primary key, actions and
+// materials provider.
+type TableConfig struct {
+	TableName    string
+	PartitionKey string // partition (hash) key attribute name; required
+	SortKey      string // sort (range) key attribute name; empty if none
+	// Actions gives each attribute's action. Key attributes stay in
+	// plaintext: if the default would encrypt them they are only signed; an
+	// explicit EncryptAndSign on a key is an ErrInvalidConfig.
+	Actions actions.Map
+	// Provider supplies keys. It may be nil only when every action is
+	// DoNothing.
+	Provider MaterialsProvider
+}
+
+// Options are the optional settings of an Encryptor.
+type Options struct {
+	// Ordering is the ordering profile used to write (spec §8.1). The default,
+	// JavaOrdering, is what the Java client writes and reads; choose
+	// PythonOrdering when Python clients must verify items whose signed
+	// strings, names or binary sets contain characters above U+FFFF or bytes
+	// of 0x80 and more. Reads try this ordering first and then the other.
+	Ordering signing.Ordering
+	// SignedTableName is the table name bound into signatures and handed to
+	// providers, when it differs from TableConfig.TableName: set it to read
+	// items copied from another table (the legacy clients' table-name
+	// override). Empty means TableConfig.TableName.
+	SignedTableName string
+}
+
+// Encryptor encrypts, signs, verifies and decrypts items of one table in the
+// format of the legacy DynamoDB Encryption Client. It is safe for concurrent
+// use.
+type Encryptor struct {
+	cfg         TableConfig
+	acts        actions.Map
+	opts        Options
+	signedTable string
+	allNothing  bool
+}
+
+// NewEncryptor validates cfg and returns an Encryptor. It does no I/O.
+func NewEncryptor(cfg TableConfig, optFns ...func(*Options)) (*Encryptor, error) {
+	var opts Options
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	fail := func(attr, format string, args ...any) error {
+		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
+			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
+	}
+	if cfg.TableName == "" {
+		return nil, fail("", "table name is required")
+	}
+	if cfg.PartitionKey == "" {
+		return nil, fail("", "partition key name is required")
+	}
+	if cfg.SortKey == cfg.PartitionKey {
+		return nil, fail(cfg.SortKey, "sort key and partition key are the same attribute")
+	}
+	for _, k := range []string{cfg.PartitionKey, cfg.SortKey} {
+		if k == actions.SignatureAttribute || k == actions.MaterialDescriptionAttribute || actions.IsReplicationAttribute(k) {
+			return nil, fail(k, "a key attribute cannot have a reserved name")
+		}
+	}
+	if opts.Ordering != signing.JavaOrdering && opts.Ordering != signing.PythonOrdering {
+		return nil, fail("", "unknown ordering %d", opts.Ordering)
+	}
+	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
+	if err != nil {
+		return nil, fail("", "%w", err)
+	}
+	e := &Encryptor{cfg: cfg, acts: acts, opts: opts, signedTable: cfg.TableName, allNothing: acts.AllDoNothing()}
+	e.cfg.Actions = acts
+	if opts.SignedTableName != "" {
+		e.signedTable = opts.SignedTableName
+	}
+	if cfg.Provider == nil && !e.allNothing {
+		return nil, fail("", "a materials provider is required")
+	}
+	return e, nil
+}
+
+// TableName returns the configured table name.
+func (e *Encryptor) TableName() string { return e.cfg.TableName }
+
+// Action returns the effective action of an attribute (after the key rule).
+func (e *Encryptor) Action(name string) actions.Action { return e.acts.Get(name) }
+
+func (e *Encryptor) err(op, attr string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return &Error{Op: op, Table: e.cfg.TableName, Attribute: attr, Err: err}
+}
+
+func (e *Encryptor) keyNames() []string {
+	if e.cfg.SortKey == "" {
+		return []string{e.cfg.PartitionKey}
+	}
+	return []string{e.cfg.PartitionKey, e.cfg.SortKey}
+}
+
+// EncryptItem returns the item to store: encrypt-and-sign attributes replaced
+// by their ciphertext, plus the signature and material description
+// attributes. Numeric key values are stored in canonical form (DynamoDB would
+// canonicalize them, and key values are bound into KMS encryption contexts
+// literally). The input is not modified. When every action is DoNothing the
+// item is returned unchanged (as a new map) without reserved attributes.
+func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	const op = "encrypt"
+	if e.allNothing {
+		return maps.Clone(item), nil
+	}
+	for _, r := range []string{actions.SignatureAttribute, actions.MaterialDescriptionAttribute} {
+		if _, ok := item[r]; ok {
+			return nil, e.err(op, r, fmt.Errorf("%w: reserved attribute name in plaintext item", ErrInvalidItem))
+		}
+	}
+	plain := maps.Clone(item)
+	for _, k := range e.keyNames() {
+		v, err := canonicalKey(plain[k])
+		if err != nil {
+			return nil, e.err(op, k, err)
+		}
+		plain[k] = v
+	}
+
+	mats, err := e.cfg.Provider.EncryptionMaterials(ctx, e.context(plain, map[string]string{}))
+	if err != nil {
+		return nil, e.err(op, "", err)
+	}
+	if mats == nil || mats.Signer == nil {
+		return nil, e.err(op, "", fmt.Errorf("%w: provider returned no signing key", ErrInvalidConfig))
+	}
+	desc := maps.Clone(mats.MaterialDescription)
+	if desc == nil {
+		desc = map[string]string{}
+	}
+
+	out := make(map[string]types.AttributeValue, len(plain)+2)
+	var encrypted []string
+	for name, v := range plain {
+		if e.acts.Get(name) == actions.EncryptAndSign {
+			encrypted = append(encrypted, name)
+		} else {
+			out[name] = v
+		}
+	}
+	if mats.EncryptionKey != nil {
+		desc[matdesc.SymMode] = matdesc.SymModeCBC
+	}
+	if len(encrypted) > 0 {
+		if mats.EncryptionKey == nil {
+			return nil, e.err(op, encrypted[0], fmt.Errorf("%w: attributes must be encrypted but the provider gave no encryption key", ErrInvalidConfig))
+		}
+		block, err := aes.NewCipher(mats.EncryptionKey)
+		if err != nil {
+			return nil, e.err(op, "", fmt.Errorf("%w: content key is not a valid AES key", ErrInvalidConfig))
+		}
+		ivs := make([]byte, aes.BlockSize*len(encrypted))
+		if _, err := rand.Read(ivs); err != nil {
+			return nil, e.err(op, "", err)
+		}
+		var buf []byte
+		for i, name := range encrypted {
+			buf, err = signing.AppendSerialized(buf[:0], plain[name], e.opts.Ordering)
+			if err != nil {
+				return nil, e.err(op, name, fmt.Errorf("%w: %w", ErrInvalidItem, err))
+			}
+			out[name] = &types.AttributeValueMemberB{Value: encryptCBC(block, ivs[i*aes.BlockSize:(i+1)*aes.BlockSize], buf)}
+		}
+	}
+
+	sts, err := signing.StringToSign(e.signedTable, out, e.acts.Get, e.opts.Ordering)
+	if err != nil {
+		var ae *signing.AttributeError
+		if errors.As(err, &ae) {
+			return nil, e.err(op, ae.Attribute, fmt.Errorf("%w: %w", ErrInvalidItem, ae.Err))
+		}
+		return nil, e.err(op, "", err)
+	}
+	sig, err := mats.Signer.Sign(sts)
+	if err != nil {
+		return nil, e.err(op, actions.SignatureAttribute, fmt.Errorf("signing: %w", err))
+	}
+	if alg := mats.Signer.Algorithm(); alg != "" {
+		desc[matdesc.SigningAlgorithm] = alg
+	}
+	out[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
+	out[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	return out, nil
+}
+
+// canonicalKey checks a key attribute value and returns it with a numeric
+// value in canonical form.
+func canonicalKey(v types.AttributeValue) (types.AttributeValue, error) {
+	switch kv := v.(type) {
+	case nil:
+		return nil, ErrMissingAttribute
+	case *types.AttributeValueMemberS:
+		if kv.Value == "" {
+			return nil, fmt.Errorf("%w: key value is an empty string", ErrInvalidItem)
+		}
+	case *types.AttributeValueMemberB:
+		if len(kv.Value) == 0 {
+			return nil, fmt.Errorf("%w: key value is an empty binary", ErrInvalidItem)
+		}
+	case *types.AttributeValueMemberN:
+		c, err := number.Canonical(kv.Value)
+		if err != nil {
+			return nil, fmt.Errorf("%w: key value is not a valid number", ErrInvalidItem)
+		}
+		if c != kv.Value {
+			return &types.AttributeValueMemberN{Value: c}, nil
+		}
+	default:
+		return nil, fmt.Errorf("%w: key value must be S, N or B", ErrInvalidItem)
+	}
+	return v, nil
+}
+
+func encryptCBC(block cipher.Block, iv, plaintext []byte) []byte {
+	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
+	out := make([]byte, aes.BlockSize+len(plaintext)+pad)
+	copy(out, iv)
+	body := out[aes.BlockSize:]
+	copy(body, plaintext)
+	for i := len(plaintext); i < len(body); i++ {
+		body[i] = byte(pad)
+	}
+	cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
+	return out
+}
+
+func decryptCBC(block cipher.Block, ct []byte) ([]byte, bool) {
+	if len(ct) < 2*aes.BlockSize || len(ct)%aes.BlockSize != 0 {
+		return nil, false
+	}
+	body := make([]byte, len(ct)-aes.BlockSize)
+	cipher.NewCBCDecrypter(block, ct[:aes.BlockSize]).CryptBlocks(body, ct[aes.BlockSize:])
+	pad := int(body[len(body)-1])
+	if pad == 0 || pad > aes.BlockSize {
+		return nil, false
+	}
+	for _, b := range body[len(body)-pad:] {
+		if int(b) != pad {
+			return nil, false
+		}
+	}
+	return body[:len(body)-pad], true
+}
+
+func (e *Encryptor) context(item map[string]types.AttributeValue, desc map[string]string) EncryptionContext {
+	return EncryptionContext{
+		TableName:           e.signedTable,
+		PartitionKeyName:    e.cfg.PartitionKey,
+		SortKeyName:         e.cfg.SortKey,
+		Item:                item,
+		MaterialDescription: desc,
+	}
+}
+
+// DecryptItem verifies a stored item's signature and returns its plaintext:
+// encrypted attributes decrypted, the reserved attributes removed. The
+// signature is verified before anything is decrypted; on any error no part of
+// the plaintext is returned. The input is not modified.
+func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	const op = "decrypt"
+	if e.allNothing {
+		return maps.Clone(item), nil
+	}
+	sigAV, ok := item[actions.SignatureAttribute]
+	if !ok {
+		return nil, e.err(op, actions.SignatureAttribute, ErrMissingAttribute)
+	}
+	sig, ok := sigAV.(*types.AttributeValueMemberB)
+	if !ok {
+		return nil, e.err(op, actions.SignatureAttribute, fmt.Errorf("%w: signature is not binary", ErrMalformed))
+	}
+	stored := make(map[string]types.AttributeValue, len(item))
+	var encrypted []string
+	for name, v := range item {
+		if name == actions.SignatureAttribute || name == actions.MaterialDescriptionAttribute {
+			continue
+		}
+		stored[name] = v
+		if e.acts.Get(name) == actions.EncryptAndSign {
+			encrypted = append(encrypted, name)
+		}
+	}
+	desc := map[string]string{}
+	switch dv := item[actions.MaterialDescriptionAttribute].(type) {
+	case *types.AttributeValueMemberB:
+		d, err := matdesc.Parse(dv.Value)
+		if err != nil {
+			return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: %w", ErrMalformed, err))
+		}
+		desc = d
+	case nil:
+		// Java omits an empty description; without one nothing can be
+		// decrypted, so it may be missing only when nothing is encrypted.
+		if len(encrypted) > 0 {
+			return nil, e.err(op, actions.MaterialDescriptionAttribute, ErrMissingAttribute)
+		}
+	default:
+		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: material description is not binary", ErrMalformed))
+	}
+	for _, k := range e.keyNames() {
+		if _, ok := stored[k]; !ok {
+			return nil, e.err(op, k, ErrMissingAttribute)
+		}
+	}
+
+	mats, err := e.cfg.Provider.DecryptionMaterials(ctx, e.context(stored, desc))
+	if err != nil {
+		return nil, e.err(op, "", err)
+	}
+	if mats == nil || mats.Verifier == nil {
+		return nil, e.err(op, "", fmt.Errorf("%w: provider returned no verification key", ErrInvalidConfig))
+	}
+	if err := e.verify(stored, sig.Value, desc[matdesc.SigningAlgorithm], mats.Verifier); err != nil {
+		return nil, err
+	}
+	if len(encrypted) == 0 {
+		return stored, nil
+	}
+
+	if mats.DecryptionKey == nil {
+		return nil, e.err(op, encrypted[0], fmt.Errorf("%w: the provider gave no decryption key", ErrDecryption))
+	}
+	if mode, ok := desc[matdesc.SymMode]; !ok {
+		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: no symmetric mode in material description", ErrDecryption))
+	} else if mode != matdesc.SymModeCBC {
+		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: unsupported symmetric mode", ErrDecryption))
+	}
+	block, err := aes.NewCipher(mats.DecryptionKey)
+	if err != nil {
+		return nil, e.err(op, "", fmt.Errorf("%w: content key is not a valid AES key", ErrDecryption))
+	}
+	for _, name := range encrypted {
+		ct, ok := stored[name].(*types.AttributeValueMemberB)
+		if !ok {
+			return nil, e.err(op, name, fmt.Errorf("%w: encrypted attribute is not binary", ErrDecryption))
+		}
+		pt, ok := decryptCBC(block, ct.Value)
+		if !ok {
+			return nil, e.err(op, name, ErrDecryption)
+		}
+		av, err := signing.Deserialize(pt)
+		if err != nil {
+			return nil, e.err(op, name, fmt.Errorf("%w: %w", ErrDecryption, err))
+		}
+		stored[name] = av
+	}
+	return stored, nil
+}
+
+// verify checks the signature with the configured ordering and, if that
+// fails and the other ordering yields a different string to sign, with the
+// other one (spec §8.1): both are deterministic encodings of the same stored
+// data, so accepting either does not weaken integrity.
+func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, alg string, v signing.Verifier) error {
+	const op = "decrypt"
+	var first []byte
+	var lastErr error
+	for i, o := range []signing.Ordering{e.opts.Ordering, e.opts.Ordering.Other()} {
+		sts, err := signing.StringToSign(e.signedTable, stored, e.acts.Get, o)
+		if err != nil {
+			var ae *signing.AttributeError
+			if errors.As(err, &ae) {
+				return e.err(op, ae.Attribute, fmt.Errorf("%w: %w", ErrSignature, ae.Err))
+			}
+			return e.err(op, "", fmt.Errorf("%w: %w", ErrSignature, err))
+		}
+		if i == 1 && bytes.Equal(sts, first) {
+			break
+		}
+		first = sts
+		if lastErr = v.Verify(sts, sig, alg); lastErr == nil {
+			return nil
+		}
+	}
+	return e.err(op, actions.SignatureAttribute, fmt.Errorf("%w: %w", ErrSignature, lastErr))
+}

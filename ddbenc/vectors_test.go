@@ -1,0 +1,335 @@
+package ddbenc_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/keyfile"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
+	"github.com/ddbec/ddbec-go/provider"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// versionAttribute is incremented by the Java mapper on save; the vectors'
+// stored value may differ from plaintext.json (spec §7.5).
+const versionAttribute = "version"
+
+type tally struct{ passed, failed, skipped int }
+
+// TestVectors runs every scenario that encrypted_item/scenarios.json lists,
+// one subtest per scenario (named after its ciphertext path) and one per item.
+func TestVectors(t *testing.T) {
+	root, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := testvectors.LoadScenarios(root)
+	if err != nil {
+		t.Fatalf("loading vectors from %s (set %s to another directory of the same layout): %v", root, testvectors.EnvVar, err)
+	}
+	if len(sc.Scenarios) == 0 {
+		t.Fatalf("%s lists no scenarios", root)
+	}
+	keysPath, err := sc.Path("file://keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyfile.Load(keysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]*tally{}
+	for _, s := range sc.Scenarios {
+		if counts[s.Provider] == nil {
+			counts[s.Provider] = &tally{}
+		}
+		c := counts[s.Provider]
+		t.Run(s.Name(), func(t *testing.T) {
+			runScenario(t, sc, keys, s, c)
+		})
+	}
+	var lines []string
+	for p, c := range counts {
+		lines = append(lines, fmt.Sprintf("%s: %d passed, %d failed, %d skipped", p, c.passed, c.failed, c.skipped))
+	}
+	slices.Sort(lines)
+	t.Logf("vector items from %d scenarios in %s:\n  %s", len(sc.Scenarios), root, strings.Join(lines, "\n  "))
+}
+
+func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s testvectors.Scenario, c *tally) {
+	pt, err := sc.LoadPlaintext(s.Plaintext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := sc.Ciphertext(s.Ciphertext)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var check func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue)
+	switch s.Provider {
+	case "static", "wrapped":
+		read, write, err := scenarioProviders(keys, s.Provider, s.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check = func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
+			checkDecrypt(t, cfg, read, write, stored, want)
+		}
+	case "awskms":
+		check = checkKMSStructure
+	case "most_recent":
+		// The vectors' data items name a material version kept in a MetaStore;
+		// reading them needs the most-recent provider, which issue 7 builds.
+		c.skipped += countItems(ct)
+		t.Skipf("most-recent provider (MetaStore %q) is not implemented yet: skipping %d items", s.Metastore.TableName, countItems(ct))
+	default:
+		t.Fatalf("unknown provider %q in scenario", s.Provider)
+	}
+
+	tables := slices.Sorted(func(yield func(string) bool) {
+		for k := range ct {
+			if !yield(k) {
+				return
+			}
+		}
+	})
+	for _, table := range tables {
+		tp, ok := pt.Items[table]
+		if !ok {
+			t.Fatalf("table %q has no plaintext in %s", table, s.Plaintext)
+		}
+		for i, stored := range ct[table] {
+			name := fmt.Sprintf("%s/%d", table, i)
+			t.Run(name, func(t *testing.T) {
+				defer func() {
+					switch {
+					case t.Failed():
+						c.failed++
+					case t.Skipped():
+						c.skipped++
+					default:
+						c.passed++
+					}
+				}()
+				pi, ok := findPlaintext(tp, stored)
+				if !ok {
+					t.Skip("ciphertext item has no plaintext counterpart (spec §7.5)")
+				}
+				acts, err := pt.Actions[pi.Action].Map()
+				if err != nil {
+					t.Fatalf("action set %q: %v", pi.Action, err)
+				}
+				want, err := pt.Expected(table, s.Version, pi)
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := ddbenc.TableConfig{
+					TableName:    table,
+					PartitionKey: tp.Index.Partition,
+					SortKey:      tp.Index.Sort,
+					Actions:      acts,
+				}
+				check(t, cfg, stored, want)
+			})
+		}
+	}
+}
+
+func countItems(ct map[string][]testvectors.Item) int {
+	n := 0
+	for _, items := range ct {
+		n += len(items)
+	}
+	return n
+}
+
+// findPlaintext finds the plaintext item whose index key values equal the
+// stored item's, comparing canonically.
+func findPlaintext(tp testvectors.PlaintextTable, stored map[string]types.AttributeValue) (testvectors.PlaintextItem, bool) {
+	keysOf := func(it map[string]types.AttributeValue) []any {
+		ks := []any{avtest.Normalize(it[tp.Index.Partition])}
+		if tp.Index.Sort != "" {
+			ks = append(ks, avtest.Normalize(it[tp.Index.Sort]))
+		}
+		return ks
+	}
+	want := keysOf(stored)
+	for _, it := range tp.Items {
+		if cmp.Equal(keysOf(it.Attributes), want) {
+			return it, true
+		}
+	}
+	return testvectors.PlaintextItem{}, false
+}
+
+// scenarioProviders builds the reading provider from the scenario's decrypt and
+// verify keys and a writing provider from its encrypt/sign keys (falling back
+// to the symmetric reading keys).
+func scenarioProviders(keys keyfile.Keys, kind string, k map[string]string) (read, write ddbenc.MaterialsProvider, err error) {
+	verifier, err := keys.Verifier(k["verify"])
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := keys.Signer(cmpOr(k["sign"], k["verify"]))
+	if err != nil {
+		return nil, nil, err
+	}
+	if kind == "static" {
+		dk, err := keys.Get(k["decrypt"])
+		if err != nil {
+			return nil, nil, err
+		}
+		aes, err := dk.AES()
+		if err != nil {
+			return nil, nil, err
+		}
+		p, err := provider.NewStatic(aes, signer, verifier)
+		return p, p, err
+	}
+	wk, err := keys.WrappingKey(k["encrypt"], k["decrypt"])
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := provider.NewWrapped(wk, signer, verifier)
+	return p, p, err
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// dropVersion removes the version attribute's value from the comparison but
+// keeps its presence checked.
+func dropVersion(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := map[string]types.AttributeValue{}
+	for k, v := range item {
+		if k == versionAttribute {
+			v = &types.AttributeValueMemberNULL{Value: true}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func checkDecrypt(t *testing.T, cfg ddbenc.TableConfig, read, write ddbenc.MaterialsProvider, stored, want map[string]types.AttributeValue) {
+	ctx := context.Background()
+	cfg.Provider = read
+	enc, err := ddbenc.NewEncryptor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := enc.DecryptItem(ctx, stored)
+	if err != nil {
+		t.Fatalf("DecryptItem: %v", err)
+	}
+	if diff := avtest.DiffItems(dropVersion(want), dropVersion(got)); diff != "" {
+		t.Fatalf("DecryptItem (-want +got):\n%s", diff)
+	}
+	// Our own writer round-trips the same plaintext under the same actions.
+	cfg.Provider = write
+	for _, o := range []signing.Ordering{signing.JavaOrdering, signing.PythonOrdering} {
+		w, err := ddbenc.NewEncryptor(cfg, func(opts *ddbenc.Options) { opts.Ordering = o })
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := w.EncryptItem(ctx, got)
+		if err != nil {
+			t.Fatalf("EncryptItem(%s): %v", o, err)
+		}
+		back, err := enc.DecryptItem(ctx, again)
+		if err != nil {
+			t.Fatalf("DecryptItem(EncryptItem(%s)): %v", o, err)
+		}
+		if diff := avtest.DiffItems(got, back); diff != "" {
+			t.Fatalf("round trip (%s) (-want +got):\n%s", o, diff)
+		}
+	}
+}
+
+// checkKMSStructure applies the structure-only checks of spec §7.7 to an item
+// whose data key only the real KMS key can decrypt.
+func checkKMSStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
+	t.Helper()
+	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts.AllDoNothing() {
+		if diff := avtest.DiffItems(dropVersion(want), dropVersion(stored)); diff != "" {
+			t.Fatalf("do-nothing item differs from plaintext (-want +got):\n%s", diff)
+		}
+		return
+	}
+	descAV, ok1 := stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
+	sigAV, ok2 := stored[actions.SignatureAttribute].(*types.AttributeValueMemberB)
+	if !ok1 || !ok2 {
+		t.Fatal("reserved attributes missing or not binary")
+	}
+	desc, err := matdesc.Parse(descAV.Value)
+	if err != nil {
+		t.Fatalf("material description: %v", err)
+	}
+	for k, v := range map[string]string{
+		matdesc.WrapAlgorithm:  "kms",
+		matdesc.KMSContextAttr: "*keys*",
+		matdesc.SymMode:        matdesc.SymModeCBC,
+	} {
+		if desc[k] != v {
+			t.Errorf("description %s = %q, want %q", k, desc[k], v)
+		}
+	}
+	for _, k := range []string{matdesc.ContentKeyAlg, matdesc.MACAlgorithm} {
+		alg, bits, ok := strings.Cut(desc[k], "/")
+		if !ok || alg == "" || bits == "" {
+			t.Errorf("description %s = %q, want ALG/BITS", k, desc[k])
+		}
+	}
+	if blob, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey]); err != nil || len(blob) == 0 {
+		t.Errorf("description %s is not non-empty base64: %v", matdesc.EnvelopeKey, err)
+	}
+	if len(sigAV.Value) != 32 {
+		t.Errorf("signature is %d bytes, want 32 (HmacSHA256)", len(sigAV.Value))
+	}
+	for name := range stored {
+		if name == actions.MaterialDescriptionAttribute || name == actions.SignatureAttribute {
+			continue
+		}
+		if _, ok := want[name]; !ok {
+			t.Errorf("extra attribute %q", name)
+		}
+	}
+	for name, w := range want {
+		v, ok := stored[name]
+		if !ok {
+			t.Errorf("attribute %q missing", name)
+			continue
+		}
+		if acts.Get(name) == actions.EncryptAndSign {
+			b, ok := v.(*types.AttributeValueMemberB)
+			if !ok || len(b.Value) < 32 || len(b.Value)%16 != 0 {
+				t.Errorf("encrypted attribute %q is not B of 16+16k bytes", name)
+			}
+			continue
+		}
+		if name == versionAttribute {
+			continue
+		}
+		if diff := cmp.Diff(avtest.Normalize(w), avtest.Normalize(v)); diff != "" {
+			t.Errorf("attribute %q (-want +got):\n%s", name, diff)
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package keyfile
+
+import (
+	"crypto/rsa"
+	"fmt"
+
+	"github.com/ddbec/ddbec-go/provider"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// Signer returns a signer for an HMAC key or an RSA private key.
+func (ks Keys) Signer(name string) (signing.Signer, error) {
+	k, err := ks.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if k.IsSymmetric() {
+		alg, mat, err := k.MAC()
+		if err != nil {
+			return nil, err
+		}
+		return signing.NewHMAC(alg, mat)
+	}
+	priv, err := k.RSAPrivate()
+	if err != nil {
+		return nil, fmt.Errorf("%w: key %q is neither an HMAC key nor an RSA private key", ErrKey, name)
+	}
+	return signing.NewRSASigner(priv, k.SignatureAlgorithm())
+}
+
+// Verifier returns a verifier for an HMAC key or an RSA public (or private)
+// key.
+func (ks Keys) Verifier(name string) (signing.Verifier, error) {
+	k, err := ks.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	if k.IsSymmetric() {
+		alg, mat, err := k.MAC()
+		if err != nil {
+			return nil, err
+		}
+		return signing.NewHMAC(alg, mat)
+	}
+	pub, err := k.RSAPublic()
+	if err != nil {
+		return nil, fmt.Errorf("%w: key %q is neither an HMAC key nor an RSA key", ErrKey, name)
+	}
+	return signing.NewRSAVerifier(pub)
+}
+
+// WrappingKey returns a wrapping key from an AES key-encryption key or an RSA
+// key: wrap names the key that wraps (AES or RSA public/private), unwrap the
+// key that unwraps (AES or RSA private). Either may be empty, not both; for
+// AES they must be the same key.
+func (ks Keys) WrappingKey(wrap, unwrap string) (*provider.WrappingKey, error) {
+	var w, u *Key
+	var err error
+	if wrap != "" {
+		if w, err = ks.Get(wrap); err != nil {
+			return nil, err
+		}
+	}
+	if unwrap != "" {
+		if u, err = ks.Get(unwrap); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case w == nil && u == nil:
+		return nil, fmt.Errorf("%w: a wrapping or unwrapping key is required", ErrKey)
+	case (w == nil || w.IsAES()) && (u == nil || u.IsAES()):
+		if w != nil && u != nil && w.Name != u.Name {
+			return nil, fmt.Errorf("%w: AES wrapping key %q and unwrapping key %q must be the same key", ErrKey, w.Name, u.Name)
+		}
+		k := w
+		if k == nil {
+			k = u
+		}
+		kek, err := k.AES()
+		if err != nil {
+			return nil, err
+		}
+		return provider.AESWrappingKey(kek)
+	}
+	var pub *rsa.PublicKey
+	var priv *rsa.PrivateKey
+	if w != nil {
+		if pub, err = w.RSAPublic(); err != nil {
+			return nil, fmt.Errorf("%w: wrapping key %q must be an AES key or an RSA key", ErrKey, w.Name)
+		}
+	}
+	if u != nil {
+		if priv, err = u.RSAPrivate(); err != nil {
+			return nil, fmt.Errorf("%w: unwrapping key %q must be an AES key or an RSA private key", ErrKey, u.Name)
+		}
+	}
+	return provider.RSAWrappingKey(pub, priv)
+}

@@ -1,0 +1,93 @@
+// Package matdesc encodes the material description stored in
+// *amzn-ddb-map-desc* (spec §2.2): u32(0) then LV(key) LV(value) pairs.
+package matdesc
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"unicode/utf8"
+)
+
+// Well-known entries (spec §2.3).
+const (
+	SymMode          = "amzn-ddb-map-sym-mode"
+	SigningAlgorithm = "amzn-ddb-map-signingAlg"
+	EnvelopeKey      = "amzn-ddb-env-key"
+	ContentKeyAlg    = "amzn-ddb-env-alg"
+	WrapAlgorithm    = "amzn-ddb-wrap-alg"
+	MACAlgorithm     = "amzn-ddb-sig-alg"
+	KMSContextAttr   = "aws-kms-ec-attr"
+	MetaID           = "amzn-ddb-meta-id"
+
+	// SymModeCBC is the only symmetric mode either legacy client writes.
+	SymModeCBC = "/CBC/PKCS5Padding"
+)
+
+var (
+	// ErrVersion reports a description whose format version is not 0.
+	ErrVersion = errors.New("matdesc: unsupported material description version")
+	// ErrMalformed reports a truncated or otherwise invalid description.
+	ErrMalformed = errors.New("matdesc: malformed material description")
+)
+
+// Serialize encodes a description with keys sorted by code point, as the
+// Python client and the vectors do.
+func Serialize(d map[string]string) []byte {
+	keys := make([]string, 0, len(d))
+	n := 4
+	for k, v := range d {
+		keys = append(keys, k)
+		n += 8 + len(k) + len(v)
+	}
+	slices.Sort(keys)
+	out := make([]byte, 4, n)
+	for _, k := range keys {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(k)))
+		out = append(out, k...)
+		v := d[k]
+		out = binary.BigEndian.AppendUint32(out, uint32(len(v)))
+		out = append(out, v...)
+	}
+	return out
+}
+
+// Parse decodes a description. Pairs may come in any order; a repeated key
+// keeps its last value, as both legacy clients do.
+func Parse(b []byte) (map[string]string, error) {
+	if len(b) < 4 {
+		return nil, ErrMalformed
+	}
+	if binary.BigEndian.Uint32(b) != 0 {
+		return nil, ErrVersion
+	}
+	out := map[string]string{}
+	rest := b[4:]
+	next := func() (string, bool) {
+		if len(rest) < 4 {
+			return "", false
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if uint64(n) > uint64(len(rest)-4) {
+			return "", false
+		}
+		s := rest[4 : 4+n]
+		rest = rest[4+n:]
+		if !utf8.Valid(s) {
+			return "", false
+		}
+		return string(s), true
+	}
+	for len(rest) > 0 {
+		k, ok := next()
+		if !ok {
+			return nil, ErrMalformed
+		}
+		v, ok := next()
+		if !ok {
+			return nil, ErrMalformed
+		}
+		out[k] = v
+	}
+	return out, nil
+}

@@ -1,0 +1,107 @@
+package matdesc
+
+import (
+	"bytes"
+	"encoding/hex"
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ddbec/ddbec-go/internal/testvectors"
+)
+
+func TestVectors(t *testing.T) {
+	root, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := testvectors.MaterialDescriptionVectors(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vs) == 0 {
+		t.Fatal("no material description vectors")
+	}
+	for i, v := range vs {
+		if got := Serialize(v.MaterialDescription); !bytes.Equal(got, v.Serialized) {
+			t.Errorf("vector %d: Serialize = %x, want %x", i, got, []byte(v.Serialized))
+		}
+		got, err := Parse(v.Serialized)
+		if err != nil {
+			t.Errorf("vector %d: Parse: %v", i, err)
+		}
+		if diff := cmp.Diff(v.MaterialDescription, got); diff != "" {
+			t.Errorf("vector %d: Parse (-want +got):\n%s", i, diff)
+		}
+	}
+	t.Logf("material_description.json: %d vectors passed", len(vs))
+}
+
+func TestParseAnyOrderAndDuplicates(t *testing.T) {
+	// B then A, then A again: any order, last value wins.
+	b, _ := hex.DecodeString("00000000" + "00000001" + "42" + "00000001" + "32" + "00000001" + "41" + "00000001" + "31" + "00000001" + "41" + "00000001" + "33")
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(map[string]string{"A": "3", "B": "2"}, got); diff != "" {
+		t.Errorf("Parse (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	cases := map[string]struct {
+		hex  string
+		want error
+	}{
+		"empty":            {"", ErrMalformed},
+		"short version":    {"000000", ErrMalformed},
+		"version 1":        {"00000001", ErrVersion},
+		"key without val":  {"00000000 00000001 41", ErrMalformed},
+		"length past end":  {"00000000 00000009 41", ErrMalformed},
+		"truncated length": {"00000000 0000", ErrMalformed},
+		"huge length":      {"00000000 ffffffff", ErrMalformed},
+		"invalid utf8":     {"00000000 00000001 ff 00000000", ErrMalformed},
+	}
+	for name, c := range cases {
+		b, err := hex.DecodeString(stripSpaces(c.hex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Parse(b); !errors.Is(err, c.want) {
+			t.Errorf("%s: Parse = %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+func stripSpaces(s string) string {
+	return string(bytes.ReplaceAll([]byte(s), []byte(" "), nil))
+}
+
+func FuzzParse(f *testing.F) {
+	root, err := testvectors.Root()
+	if err != nil {
+		f.Fatal(err)
+	}
+	vs, err := testvectors.MaterialDescriptionVectors(root)
+	if err != nil || len(vs) == 0 {
+		f.Fatalf("seed corpus: %d vectors, %v", len(vs), err)
+	}
+	for _, v := range vs {
+		f.Add([]byte(v.Serialized))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := Parse(b)
+		if err != nil {
+			return
+		}
+		d2, err := Parse(Serialize(d))
+		if err != nil {
+			t.Fatalf("Parse(Serialize(d)): %v", err)
+		}
+		if diff := cmp.Diff(d, d2); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	})
+}

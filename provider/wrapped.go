@@ -1,0 +1,296 @@
+package provider
+
+import (
+	"cmp"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/keywrap"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// Wrapping transformations (values of amzn-ddb-wrap-alg).
+const (
+	AESWrap    = "AESWrap"
+	RSAOAEP256 = "RSA/ECB/OAEPWithSHA-256AndMGF1Padding"
+)
+
+// WrappingKey protects per-item content keys: an AES key-encryption key
+// (RFC 3394 key wrap) or an RSA key pair (RSA-OAEP).
+type WrappingKey struct {
+	kek  []byte
+	pub  *rsa.PublicKey
+	priv *rsa.PrivateKey
+}
+
+// AESWrappingKey returns a wrapping key for AES key wrap with a 16-, 24- or
+// 32-byte key-encryption key (used to wrap and to unwrap).
+func AESWrappingKey(kek []byte) (*WrappingKey, error) {
+	if !validAESKey(kek) {
+		return nil, fmt.Errorf("%w: provider: AES key-encryption key must be 16, 24 or 32 bytes", ddbenc.ErrInvalidConfig)
+	}
+	return &WrappingKey{kek: cloneBytes(kek)}, nil
+}
+
+// RSAWrappingKey returns a wrapping key for RSA: pub wraps, priv unwraps. One
+// of them may be nil (a write-only or read-only provider); pub defaults to
+// priv's public key.
+func RSAWrappingKey(pub *rsa.PublicKey, priv *rsa.PrivateKey) (*WrappingKey, error) {
+	if pub == nil && priv == nil {
+		return nil, fmt.Errorf("%w: provider: an RSA public or private key is required", ddbenc.ErrInvalidConfig)
+	}
+	if pub == nil {
+		pub = &priv.PublicKey
+	}
+	return &WrappingKey{pub: pub, priv: priv}, nil
+}
+
+func (k *WrappingKey) defaultTransformation() string {
+	if k.kek != nil {
+		return AESWrap
+	}
+	return RSAOAEP256
+}
+
+// oaepHashes maps the OAEP transformations the legacy clients accept to the
+// label hash; MGF1 always uses SHA-1 (what Java's SunJCE does for these names).
+var oaepHashes = map[string]crypto.Hash{
+	"RSA/ECB/OAEPPadding":                   crypto.SHA1,
+	"RSA/ECB/OAEPWithSHA-1AndMGF1Padding":   crypto.SHA1,
+	"RSA/ECB/OAEPWithSHA1AndMGF1Padding":    crypto.SHA1,
+	"RSA/ECB/OAEPWithSHA-256AndMGF1Padding": crypto.SHA256,
+	"RSA/ECB/OAEPWithSHA-384AndMGF1Padding": crypto.SHA384,
+	"RSA/ECB/OAEPWithSHA-512AndMGF1Padding": crypto.SHA512,
+}
+
+func isPKCS1(transformation string) bool {
+	return transformation == "RSA" || transformation == "RSA/ECB/PKCS1Padding"
+}
+
+func (k *WrappingKey) wrap(contentKey []byte, transformation string) ([]byte, error) {
+	switch h, oaep := oaepHashes[transformation]; {
+	case transformation == AESWrap && k.kek != nil:
+		return keywrap.Wrap(k.kek, contentKey)
+	case oaep && k.pub != nil:
+		return rsa.EncryptOAEPWithOptions(rand.Reader, k.pub, contentKey, &rsa.OAEPOptions{Hash: h, MGFHash: crypto.SHA1})
+	}
+	return nil, fmt.Errorf("%w: provider: cannot wrap with %q using this wrapping key", ddbenc.ErrInvalidConfig, transformation)
+}
+
+// unwrap recovers a content key of keyLen bytes.
+func (k *WrappingKey) unwrap(wrapped []byte, transformation string, keyLen int) ([]byte, error) {
+	h, oaep := oaepHashes[transformation]
+	switch {
+	case transformation == AESWrap && k.kek != nil:
+		ck, err := keywrap.Unwrap(k.kek, wrapped)
+		if err != nil {
+			return nil, fmt.Errorf("%w: provider: AES key unwrap failed", ddbenc.ErrDecryption)
+		}
+		return ck, nil
+	case oaep && k.priv != nil:
+		ck, err := k.priv.Decrypt(nil, wrapped, &rsa.OAEPOptions{Hash: h, MGFHash: crypto.SHA1})
+		if err != nil {
+			return nil, fmt.Errorf("%w: provider: RSA-OAEP unwrap failed", ddbenc.ErrDecryption)
+		}
+		return ck, nil
+	case isPKCS1(transformation) && k.priv != nil:
+		// Session-key decryption: on a padding error a random key comes back
+		// and the item fails later exactly like a wrong key would, so that
+		// PKCS#1 v1.5 padding is no oracle.
+		ck := make([]byte, keyLen)
+		if _, err := rand.Read(ck); err != nil {
+			return nil, err
+		}
+		if err := rsa.DecryptPKCS1v15SessionKey(nil, k.priv, wrapped, ck); err != nil {
+			return nil, fmt.Errorf("%w: provider: RSA unwrap failed", ddbenc.ErrDecryption)
+		}
+		return ck, nil
+	case transformation == AESWrap || oaep || isPKCS1(transformation):
+		return nil, fmt.Errorf("%w: provider: item's key is wrapped with %q, which the configured unwrapping key cannot unwrap", ddbenc.ErrWrongKey, transformation)
+	}
+	return nil, fmt.Errorf("%w: provider: unsupported wrapping algorithm %q", ddbenc.ErrMalformed, transformation)
+}
+
+// WrappedOptions are the optional settings of NewWrapped.
+type WrappedOptions struct {
+	// MaterialDescription is the initial description of every item. Two
+	// entries change behaviour: amzn-ddb-env-alg ("AES/128", "AES/256"; the
+	// content key size, default AES/256, written as "AES" when not set, as the
+	// Java client does) and amzn-ddb-wrap-alg (the wrapping transformation;
+	// default AESWrap for an AES key, RSA/ECB/OAEPWithSHA-256AndMGF1Padding for
+	// RSA).
+	MaterialDescription map[string]string
+}
+
+// Wrapped is the envelope provider (Java WrappedMaterialsProvider, Python
+// WrappedCryptographicMaterialsProvider): a fresh AES-256 content key per item,
+// wrapped with the wrapping key and stored in the item's material description.
+type Wrapped struct {
+	key      *WrappingKey
+	signer   signing.Signer
+	verifier signing.Verifier
+	desc     map[string]string
+	keyBits  int
+	transfo  string
+}
+
+// NewWrapped returns a wrapped provider. signer may be nil for a read-only
+// provider and verifier nil for a write-only one; when verifier is nil and
+// signer can verify, signer verifies.
+func NewWrapped(key *WrappingKey, signer signing.Signer, verifier signing.Verifier, optFns ...func(*WrappedOptions)) (*Wrapped, error) {
+	var opts WrappedOptions
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	if key == nil {
+		return nil, fmt.Errorf("%w: provider: a wrapping key is required", ddbenc.ErrInvalidConfig)
+	}
+	if verifier == nil {
+		verifier, _ = signer.(signing.Verifier)
+	}
+	if signer == nil && verifier == nil {
+		return nil, fmt.Errorf("%w: provider: a signing or verification key is required", ddbenc.ErrInvalidConfig)
+	}
+	w := &Wrapped{key: key, signer: signer, verifier: verifier, desc: maps.Clone(opts.MaterialDescription), keyBits: 256}
+	if w.desc == nil {
+		w.desc = map[string]string{}
+	}
+	if d, ok := w.desc[matdesc.ContentKeyAlg]; ok {
+		alg, bits, err := parseDescriptor(d, 256)
+		if err != nil || alg != "AES" || !validAESBits(bits) {
+			return nil, fmt.Errorf("%w: provider: unsupported content key algorithm %q", ddbenc.ErrInvalidConfig, d)
+		}
+		w.keyBits = bits
+	}
+	w.transfo = key.defaultTransformation()
+	if t, ok := w.desc[matdesc.WrapAlgorithm]; ok {
+		w.transfo = t
+	}
+	for _, k := range []string{matdesc.EnvelopeKey, matdesc.SymMode, matdesc.SigningAlgorithm} {
+		if _, ok := w.desc[k]; ok {
+			return nil, fmt.Errorf("%w: provider: material description entry %q is written by the encryptor and cannot be configured", ddbenc.ErrInvalidConfig, k)
+		}
+	}
+	if signer != nil {
+		if _, err := key.wrap(make([]byte, w.keyBits/8), w.transfo); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// NewAsymmetricStatic returns the Java client's AsymmetricStaticProvider: a
+// wrapped provider whose content keys are wrapped with an RSA key pair
+// (RSA-OAEP), signing with signer (HMAC or RSA).
+func NewAsymmetricStatic(encryptionKey *rsa.PrivateKey, signer signing.Signer, verifier signing.Verifier, optFns ...func(*WrappedOptions)) (*Wrapped, error) {
+	if encryptionKey == nil {
+		return nil, fmt.Errorf("%w: provider: an RSA key pair is required", ddbenc.ErrInvalidConfig)
+	}
+	k, err := RSAWrappingKey(nil, encryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	return NewWrapped(k, signer, verifier, optFns...)
+}
+
+// parseDescriptor splits "ALG[/BITS]"; missing bits give def.
+func parseDescriptor(d string, def int) (string, int, error) {
+	alg, bits, ok := strings.Cut(d, "/")
+	if !ok {
+		return alg, def, nil
+	}
+	n, err := strconv.Atoi(bits)
+	if err != nil || n <= 0 || n > 4096 {
+		return "", 0, errors.New("invalid algorithm descriptor")
+	}
+	return alg, n, nil
+}
+
+// EncryptionMaterials generates a content key and wraps it.
+func (w *Wrapped) EncryptionMaterials(_ context.Context, _ ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
+	if w.signer == nil {
+		return nil, fmt.Errorf("%w: provider: no signing key configured", ddbenc.ErrInvalidConfig)
+	}
+	ck := make([]byte, w.keyBits/8)
+	if _, err := rand.Read(ck); err != nil {
+		return nil, err
+	}
+	wrapped, err := w.key.wrap(ck, w.transfo)
+	if err != nil {
+		return nil, err
+	}
+	desc := maps.Clone(w.desc)
+	if _, ok := desc[matdesc.ContentKeyAlg]; !ok {
+		desc[matdesc.ContentKeyAlg] = "AES"
+	}
+	desc[matdesc.WrapAlgorithm] = w.transfo
+	desc[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(wrapped)
+	return &ddbenc.EncryptionMaterials{EncryptionKey: ck, Signer: w.signer, MaterialDescription: desc}, nil
+}
+
+// DecryptionMaterials unwraps the item's content key.
+func (w *Wrapped) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
+	if w.verifier == nil {
+		return nil, fmt.Errorf("%w: provider: no verification key configured", ddbenc.ErrInvalidConfig)
+	}
+	d := ec.MaterialDescription
+	envKey, ok := d[matdesc.EnvelopeKey]
+	if !ok {
+		return nil, fmt.Errorf("%w: provider: item has no wrapped key (not written by a wrapped provider)", ddbenc.ErrWrongKey)
+	}
+	if d[matdesc.WrapAlgorithm] == "kms" {
+		return nil, fmt.Errorf("%w: provider: item's key is protected by KMS, not by a wrapping key", ddbenc.ErrWrongKey)
+	}
+	wrapped, err := decodeBase64Lenient(envKey)
+	if err != nil || len(wrapped) == 0 {
+		return nil, fmt.Errorf("%w: provider: wrapped key is not valid base64", ddbenc.ErrMalformed)
+	}
+	alg, bits, err := parseDescriptor(cmp.Or(d[matdesc.ContentKeyAlg], "AES"), 256)
+	if err != nil || alg != "AES" || !validAESBits(bits) {
+		return nil, fmt.Errorf("%w: provider: unsupported content key algorithm", ddbenc.ErrMalformed)
+	}
+	transformation, named := d[matdesc.WrapAlgorithm]
+	if !named {
+		// Old Java items: the unwrapping key's algorithm names the
+		// transformation; "RSA" is PKCS#1 v1.5.
+		if w.key.kek != nil {
+			return nil, fmt.Errorf("%w: provider: item names no wrapping algorithm", ddbenc.ErrMalformed)
+		}
+		transformation = "RSA"
+	} else if isPKCS1(transformation) {
+		return nil, fmt.Errorf("%w: provider: RSA PKCS#1 v1.5 key wrapping is accepted only from items that name no wrapping algorithm", ddbenc.ErrMalformed)
+	}
+	ck, err := w.key.unwrap(wrapped, transformation, bits/8)
+	if err != nil {
+		return nil, err
+	}
+	if len(ck) != bits/8 && (strings.Contains(d[matdesc.ContentKeyAlg], "/") || !validAESKey(ck)) {
+		return nil, fmt.Errorf("%w: provider: unwrapped content key has the wrong length", ddbenc.ErrDecryption)
+	}
+	return &ddbenc.DecryptionMaterials{DecryptionKey: ck, Verifier: w.verifier}, nil
+}
+
+// decodeBase64Lenient decodes standard base64, ignoring characters outside
+// the alphabet such as the line breaks of old Java items (MIME style).
+func decodeBase64Lenient(s string) ([]byte, error) {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/', r == '=':
+			return r
+		}
+		return -1
+	}, s)
+	return base64.StdEncoding.DecodeString(clean)
+}
+
+var _ ddbenc.MaterialsProvider = (*Wrapped)(nil)
