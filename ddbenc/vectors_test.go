@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -34,6 +36,60 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runVectors(t, root)
+}
+
+// TestVectorsOtherDirectory points DDBEC_VECTORS at a copy of the vectors in
+// which a ciphertext file has another name and path, and checks the runner
+// follows scenarios.json instead of any built-in list.
+func TestVectorsOtherDirectory(t *testing.T) {
+	src, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	item := filepath.Join(dir, "encrypted_item")
+	if err := os.MkdirAll(filepath.Join(item, "ciphertext", "elsewhere"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(item, "ciphertext", "python", "static-aes-hmac-2.json"),
+		filepath.Join(item, "ciphertext", "elsewhere", "renamed.json")); err != nil {
+		t.Fatal(err)
+	}
+	// Keep two scenarios: the renamed static one and a wrapped one.
+	scen := `{"plaintext":"file://plaintext.json","keys":"file://keys.json","scenarios":[
+	 {"version":"v0","provider":"static","keys":{"decrypt":"aesKey","verify":"hmacKey"},"plaintext":"file://plaintext.json","ciphertext":"file://ciphertext/elsewhere/renamed.json","network":false},
+	 {"version":"v1","provider":"wrapped","keys":{"decrypt":"aesKey","verify":"hmacKey"},"plaintext":"file://plaintext.json","ciphertext":"file://ciphertext/python/wrapped-aes-hmac-1.json","network":false}]}`
+	if err := os.WriteFile(filepath.Join(item, "scenarios.json"), []byte(scen), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(testvectors.EnvVar, dir)
+	root, err := testvectors.Root()
+	if err != nil || root != dir {
+		t.Fatalf("Root() = %q, %v; want %q", root, err, dir)
+	}
+	var ran []string
+	counts := runVectorsNamed(t, root, func(name string) { ran = append(ran, name) })
+	if want := []string{"ciphertext/elsewhere/renamed.json", "ciphertext/python/wrapped-aes-hmac-1.json"}; !slices.Equal(ran, want) {
+		t.Errorf("scenarios run = %q, want %q", ran, want)
+	}
+	if c := counts["static"]; c == nil || c.passed != 16 || c.failed != 0 {
+		t.Errorf("static counts = %+v, want 16 passed", c)
+	}
+	if c := counts["wrapped"]; c == nil || c.passed != 16 || c.failed != 0 {
+		t.Errorf("wrapped counts = %+v, want 16 passed", c)
+	}
+}
+
+func runVectors(t *testing.T, root string) map[string]*tally {
+	return runVectorsNamed(t, root, func(string) {})
+}
+
+func runVectorsNamed(t *testing.T, root string, ran func(name string)) map[string]*tally {
+	t.Helper()
 	sc, err := testvectors.LoadScenarios(root)
 	if err != nil {
 		t.Fatalf("loading vectors from %s (set %s to another directory of the same layout): %v", root, testvectors.EnvVar, err)
@@ -55,6 +111,7 @@ func TestVectors(t *testing.T) {
 			counts[s.Provider] = &tally{}
 		}
 		c := counts[s.Provider]
+		ran(s.Name())
 		t.Run(s.Name(), func(t *testing.T) {
 			runScenario(t, sc, keys, s, c)
 		})
@@ -65,6 +122,7 @@ func TestVectors(t *testing.T) {
 	}
 	slices.Sort(lines)
 	t.Logf("vector items from %d scenarios in %s:\n  %s", len(sc.Scenarios), root, strings.Join(lines, "\n  "))
+	return counts
 }
 
 func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s testvectors.Scenario, c *tally) {

@@ -2,8 +2,8 @@ package signing
 
 import (
 	"crypto/sha256"
-	"strconv"
 	"slices"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -21,7 +21,9 @@ type AttributeError struct {
 	Err       error
 }
 
-func (e *AttributeError) Error() string { return "attribute " + strconv.Quote(e.Attribute) + ": " + e.Err.Error() }
+func (e *AttributeError) Error() string {
+	return "attribute " + strconv.Quote(e.Attribute) + ": " + e.Err.Error()
+}
 func (e *AttributeError) Unwrap() error { return e.Err }
 
 // StringToSign computes the string to sign of an item as stored, i.e. with
