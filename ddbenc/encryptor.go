@@ -2,6 +2,7 @@ package ddbenc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
@@ -9,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -46,6 +48,12 @@ type Options struct {
 	// items copied from another table (the legacy clients' table-name
 	// override). Empty means TableConfig.TableName.
 	SignedTableName string
+	// AllowPythonRoundedNumbers also verifies items the way the legacy Python
+	// client signs sign-only numbers of more than 28 significant digits:
+	// rounded. Such numbers can then be changed after their 28th digit
+	// without the signature noticing, so it is off by default; turn it on
+	// only to read legacy Python items that fail verification without it.
+	AllowPythonRoundedNumbers bool
 }
 
 // Encryptor encrypts, signs, verifies and decrypts items of one table in the
@@ -377,29 +385,47 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 }
 
 // verify checks the signature with the configured ordering and, if that
-// fails and the other ordering yields a different string to sign, with the
-// other one (spec §8.1): both are deterministic encodings of the same stored
-// data, so accepting either does not weaken integrity.
+// fails, with the other one (spec §8.1), and with the legacy Python rounding
+// when AllowPythonRoundedNumbers is set. Each variant is an injective encoding
+// of the stored data, except the rounding, which is opt-in. Variants that give
+// the same string to sign are verified once.
 func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, alg string, v signing.Verifier) error {
-	const op = "decrypt"
-	var first []byte
-	var lastErr error
-	for i, o := range []signing.Ordering{e.opts.Ordering, e.opts.Ordering.Other()} {
-		sts, err := signing.StringToSign(e.signedTable, stored, e.acts.Get, o)
+	variants := []func() ([]byte, error){
+		func() ([]byte, error) {
+			return signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering)
+		},
+		func() ([]byte, error) {
+			return signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering.Other())
+		},
+	}
+	if e.opts.AllowPythonRoundedNumbers {
+		variants = append(variants, func() ([]byte, error) { return signing.StringToSignLegacyPython(e.signedTable, stored, e.acts.Get) })
+	}
+	var tried [][]byte
+	var encodeErr, verifyErr error
+	for _, variant := range variants {
+		sts, err := variant()
 		if err != nil {
-			var ae *signing.AttributeError
-			if errors.As(err, &ae) {
-				return e.err(op, ae.Attribute, fmt.Errorf("%w: %w", ErrSignature, ae.Err))
-			}
-			return e.err(op, "", fmt.Errorf("%w: %w", ErrSignature, err))
+			encodeErr = cmp.Or(encodeErr, err)
+			continue
 		}
-		if i == 1 && bytes.Equal(sts, first) {
-			break
+		if slices.ContainsFunc(tried, func(b []byte) bool { return bytes.Equal(b, sts) }) {
+			continue
 		}
-		first = sts
-		if lastErr = v.Verify(sts, sig, alg); lastErr == nil {
+		tried = append(tried, sts)
+		if err := v.Verify(sts, sig, alg); err == nil {
 			return nil
+		} else {
+			verifyErr = cmp.Or(verifyErr, err)
 		}
 	}
-	return e.err(op, actions.SignatureAttribute, fmt.Errorf("%w: %w", ErrSignature, lastErr))
+	if len(tried) == 0 {
+		// No variant can encode a stored value: name it.
+		var ae *signing.AttributeError
+		if errors.As(encodeErr, &ae) {
+			return e.err("decrypt", ae.Attribute, fmt.Errorf("%w: %w", ErrSignature, ae.Err))
+		}
+		return e.err("decrypt", "", fmt.Errorf("%w: %w", ErrSignature, encodeErr))
+	}
+	return e.err("decrypt", actions.SignatureAttribute, fmt.Errorf("%w: %w", ErrSignature, verifyErr))
 }

@@ -27,10 +27,12 @@
 // names differently when characters above U+FFFF meet characters in
 // U+E000–U+FFFF, and binary-set elements differently when a byte is 0x80 or
 // more. [JavaOrdering] (the default) compares strings by UTF-16 code units and
-// bytes as signed; [PythonOrdering] compares both as unsigned bytes. In digests,
-// PythonOrdering also uses the Python client's number rule (negative zero stays
-// "-0"; more than 28 significant digits are rounded half-to-even). Values
-// inside ciphertexts always use the exact Java number form.
+// bytes as signed; [PythonOrdering] compares both as unsigned bytes. The
+// Python client also hashes signed numbers differently: negative zero as "-0",
+// and more than 28 significant digits rounded half-to-even. Rounding maps
+// different stored numbers to one digest, so [StringToSign] refuses such
+// numbers under PythonOrdering and only [StringToSignLegacyPython] rounds.
+// Values inside ciphertexts always use the exact Java number form.
 //
 // # String to sign (spec §4)
 //

@@ -64,8 +64,9 @@ const (
 type numberRule uint8
 
 const (
-	exactNumbers  numberRule = iota // spec §1.3, always used inside ciphertexts
-	pythonNumbers                   // spec §8.2, PythonOrdering digests
+	exactNumbers       numberRule = iota // spec §1.3, always used inside ciphertexts
+	pythonExactNumbers                   // spec §8.2 for PythonOrdering digests, refusing values it would change
+	pythonNumbers                        // spec §8.2 with rounding: legacy Python reads only
 )
 
 type serializer struct {
@@ -96,9 +97,12 @@ func appendLVBytes(dst []byte, b []byte) []byte { return append(appendU32(dst, l
 func (s serializer) number(n string) (string, error) {
 	var c string
 	var err error
-	if s.nums == pythonNumbers {
+	switch s.nums {
+	case pythonNumbers:
 		c, err = number.Python(n)
-	} else {
+	case pythonExactNumbers:
+		c, err = number.PythonExact(n)
+	default:
 		c, err = number.Canonical(n)
 	}
 	if err != nil {

@@ -284,12 +284,30 @@ func TestStringToSignOrderingDiffers(t *testing.T) {
 	if len(j) != 32+2*96 {
 		t.Errorf("len = %d, want %d", len(j), 32+2*96)
 	}
-	// Python's number rule differs for negative zero.
-	item = map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "-0"}}
-	j, _ = signing.StringToSign("t", item, acts.Get, signing.JavaOrdering)
-	p, _ = signing.StringToSign("t", item, acts.Get, signing.PythonOrdering)
+	// The Python number rule: negative zero and more than 28 digits are
+	// refused by StringToSign and rounded only by StringToSignLegacyPython.
+	long := "1234567890123456789012345678901"
+	rounded := "1234567890123456789012345679000"
+	for _, n := range []string{"-0", long} {
+		item = map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: n}}
+		if _, err := signing.StringToSign("t", item, acts.Get, signing.JavaOrdering); err != nil {
+			t.Errorf("Java StringToSign(%s): %v", n, err)
+		}
+		var ae *signing.AttributeError
+		if _, err := signing.StringToSign("t", item, acts.Get, signing.PythonOrdering); !errors.As(err, &ae) || ae.Attribute != "n" {
+			t.Errorf("Python StringToSign(%s) = %v, want AttributeError for n", n, err)
+		}
+	}
+	a, _ := signing.StringToSignLegacyPython("t", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: long}}, acts.Get)
+	b, _ := signing.StringToSignLegacyPython("t", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: rounded}}, acts.Get)
+	c, _ := signing.StringToSign("t", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "1234567890123456789012345679"}}, acts.Get, signing.PythonOrdering)
+	if !bytes.Equal(a, b) || bytes.Equal(a, c) || len(a) == 0 {
+		t.Error("StringToSignLegacyPython does not round to 28 digits")
+	}
+	j, _ = signing.StringToSign("t", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "-0"}}, acts.Get, signing.JavaOrdering)
+	p, _ = signing.StringToSignLegacyPython("t", map[string]types.AttributeValue{"n": &types.AttributeValueMemberN{Value: "-0"}}, acts.Get)
 	if bytes.Equal(j, p) {
-		t.Fatal("negative zero hashed the same under both number rules")
+		t.Error("negative zero hashed the same under both number rules")
 	}
 	// An unserializable signed value is an AttributeError naming the attribute.
 	item = map[string]types.AttributeValue{"bad": &types.AttributeValueMemberNULL{Value: false}}

@@ -182,6 +182,24 @@ func Python(s string) (string, error) {
 	return d.plain(), nil
 }
 
+// ErrInexact reports a number that the Python rule would not hash exactly:
+// negative zero, or more than 28 significant digits.
+var ErrInexact = errors.New("number has more than 28 significant digits or is negative zero, which the Python client's signature does not cover exactly")
+
+// PythonExact is Python, but fails with ErrInexact where the Python rule
+// loses information: a writer uses it so that a signature never covers less
+// than the stored value.
+func PythonExact(s string) (string, error) {
+	d, err := parse(s)
+	if err != nil {
+		return "", err
+	}
+	if len(d.digits) > pythonPrecision || (d.neg && d.digits == "") {
+		return "", ErrInexact
+	}
+	return d.plain(), nil
+}
+
 func roundHalfEven(d decimal, prec int) decimal {
 	drop := len(d.digits) - prec
 	keep := []byte(d.digits[:prec])

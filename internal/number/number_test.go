@@ -75,6 +75,22 @@ func TestPython(t *testing.T) {
 	}
 }
 
+func TestPythonExact(t *testing.T) {
+	for in, want := range map[string]string{"55.00": "55", "1234567890123456789012345678": "1234567890123456789012345678", "0": "0"} {
+		if got, err := PythonExact(in); err != nil || got != want {
+			t.Errorf("PythonExact(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-0", "-0.00", "12345678901234567890123456789", "1.2345678901234567890123456789"} {
+		if _, err := PythonExact(in); !errors.Is(err, ErrInexact) {
+			t.Errorf("PythonExact(%q) = %v, want ErrInexact", in, err)
+		}
+	}
+	if _, err := PythonExact("x"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("PythonExact(x) = %v, want ErrInvalid", err)
+	}
+}
+
 func FuzzCanonical(f *testing.F) {
 	for _, s := range []string{"55.00", "1E+2", "-0.0", ".5", "12.3e-4", "1e999"} {
 		f.Add(s)
