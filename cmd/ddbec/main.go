@@ -1,0 +1,436 @@
+// Command ddbec encrypts, decrypts and inspects DynamoDB items in the legacy
+// DynamoDB Encryption Client format.
+//
+//	ddbec encrypt|decrypt|inspect [flags] < item.json
+//
+// Items are read from stdin in DynamoDB JSON (the Item shape that
+// `aws dynamodb get-item` prints), one item, or one item per line with
+// --jsonl, and written to stdout in the same format. Exit status: 0 on
+// success, 1 when verification or decryption fails, 2 on usage or input
+// errors. On any failure nothing is written to stdout.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/internal/keyfile"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/provider"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+const (
+	exitOK       = 0
+	exitVerify   = 1
+	exitUsage    = 2
+	maxLineBytes = 16 << 20 // DynamoDB items are at most 400 KB
+)
+
+const usage = `usage: ddbec encrypt|decrypt|inspect [flags] < item.json
+
+Items are DynamoDB JSON on stdin ({"name": {"S": "..."}, "blob": {"B": "<base64>"}}),
+one item, or one per line with --jsonl; results go to stdout in the same format.
+
+  ddbec encrypt --table T --partition-key pk [--sort-key sk] --actions '{"default":"encrypt_and_sign","attributes":{"a":"sign"}}'
+                --keys keys.json --provider static --encryption-key NAME --signing-key NAME
+  ddbec decrypt (same flags; --verification-key NAME when the signing key is not symmetric)
+  ddbec inspect [--table T --partition-key pk --sort-key sk --actions ...]
+
+Exit status: 0 success, 1 verification or decryption failed, 2 usage or input error.
+
+Flags:
+`
+
+// usageError is an error in the command line or the input (exit status 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type config struct {
+	cmd                                        string
+	table, partitionKey, sortKey, actionsArg   string
+	keysFile, providerKind                     string
+	encryptionKey, signingKey, verificationKey string
+	wrappingKey, unwrappingKey, ordering       string
+	jsonl                                      bool
+	allowPythonRounded                         bool
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "encrypt" && args[0] != "decrypt" && args[0] != "inspect") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	c := config{cmd: args[0]}
+	fs := flag.NewFlagSet("ddbec "+c.cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	fs.StringVar(&c.table, "table", "", "table name (bound into the signature)")
+	fs.StringVar(&c.partitionKey, "partition-key", "", "partition key attribute name")
+	fs.StringVar(&c.sortKey, "sort-key", "", "sort key attribute name, if the table has one")
+	fs.StringVar(&c.actionsArg, "actions", `{"default":"encrypt_and_sign"}`, "attribute actions as JSON, or @FILE")
+	fs.StringVar(&c.keysFile, "keys", "", "key file in the format of the legacy vectors' keys.json")
+	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static or wrapped")
+	fs.StringVar(&c.encryptionKey, "encryption-key", "", "static: AES content key name")
+	fs.StringVar(&c.signingKey, "signing-key", "", "HMAC key or RSA private key name")
+	fs.StringVar(&c.verificationKey, "verification-key", "", "HMAC key or RSA public key name (default: the signing key)")
+	fs.StringVar(&c.wrappingKey, "wrapping-key", "", "wrapped: AES key-encryption key or RSA public key name")
+	fs.StringVar(&c.unwrappingKey, "unwrapping-key", "", "wrapped: AES key-encryption key or RSA private key name (default: the wrapping key when it is AES)")
+	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
+	fs.BoolVar(&c.jsonl, "jsonl", false, "one item per line")
+	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "ddbec: unexpected arguments: %q\n", fs.Args())
+		return exitUsage
+	}
+
+	out, err := c.process(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "ddbec %s: %v\n", c.cmd, err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			return exitUsage
+		}
+		return exitVerify
+	}
+	if _, err := stdout.Write(out); err != nil {
+		fmt.Fprintf(stderr, "ddbec %s: writing output: %v\n", c.cmd, err)
+		return exitUsage
+	}
+	return exitOK
+}
+
+// process reads every input item, transforms it and returns the whole output,
+// so that nothing is written when any item fails.
+func (c *config) process(stdin io.Reader) ([]byte, error) {
+	acts, err := c.actions()
+	if err != nil {
+		return nil, usageError{err}
+	}
+	var transform func(map[string]types.AttributeValue) ([]byte, error)
+	if c.cmd == "inspect" {
+		if c.partitionKey != "" {
+			if acts, err = acts.ForKeys(c.partitionKey, c.sortKey); err != nil {
+				return nil, usageError{err}
+			}
+		}
+		transform = func(item map[string]types.AttributeValue) ([]byte, error) { return inspect(item, acts) }
+	} else {
+		enc, err := c.encryptor(acts)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		ctx := context.Background()
+		transform = func(item map[string]types.AttributeValue) ([]byte, error) {
+			var res map[string]types.AttributeValue
+			var err error
+			if c.cmd == "encrypt" {
+				res, err = enc.EncryptItem(ctx, item)
+			} else {
+				res, err = enc.DecryptItem(ctx, item)
+			}
+			if err != nil {
+				if c.cmd == "encrypt" || errors.Is(err, ddbenc.ErrInvalidConfig) {
+					return nil, usageError{err}
+				}
+				return nil, err
+			}
+			return ddbjson.MarshalItem(res)
+		}
+	}
+
+	var buf bytes.Buffer
+	emit := func(line int, data []byte) error {
+		item, err := ddbjson.UnmarshalItem(data)
+		if err != nil {
+			return usageError{lineErr(c.jsonl, line, err)}
+		}
+		b, err := transform(item)
+		if err != nil {
+			var ue usageError
+			if errors.As(err, &ue) {
+				return usageError{lineErr(c.jsonl, line, ue.error)}
+			}
+			return lineErr(c.jsonl, line, err)
+		}
+		buf.Write(b)
+		buf.WriteByte('\n')
+		return nil
+	}
+	if !c.jsonl {
+		data, err := io.ReadAll(io.LimitReader(stdin, maxLineBytes))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		if err := emit(1, data); err != nil {
+			return nil, err
+		}
+		return buf.Bytes(), nil
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
+	line := 0
+	for sc.Scan() {
+		line++
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		if err := emit(line, sc.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, usageError{fmt.Errorf("reading line %d: %w", line+1, err)}
+	}
+	return buf.Bytes(), nil
+}
+
+func lineErr(jsonl bool, line int, err error) error {
+	if !jsonl {
+		return err
+	}
+	return fmt.Errorf("line %d: %w", line, err)
+}
+
+func (c *config) actions() (actions.Map, error) {
+	raw := c.actionsArg
+	if name, ok := strings.CutPrefix(raw, "@"); ok {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			return actions.Map{}, fmt.Errorf("--actions: %w", err)
+		}
+		raw = string(b)
+	}
+	var m actions.Map
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&m); err != nil {
+		return actions.Map{}, fmt.Errorf("--actions: want {\"default\": ACTION, \"attributes\": {NAME: ACTION}}: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return actions.Map{}, fmt.Errorf("--actions: %w", err)
+	}
+	return m, nil
+}
+
+func (c *config) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+	if c.table == "" || c.partitionKey == "" {
+		return nil, errors.New("--table and --partition-key are required")
+	}
+	var ord signing.Ordering
+	switch c.ordering {
+	case "java":
+		ord = signing.JavaOrdering
+	case "python":
+		ord = signing.PythonOrdering
+	default:
+		return nil, fmt.Errorf("--ordering must be java or python")
+	}
+	var p ddbenc.MaterialsProvider
+	if !acts.AllDoNothing() {
+		var err error
+		if p, err = c.provider(); err != nil {
+			return nil, err
+		}
+	}
+	return ddbenc.NewEncryptor(ddbenc.TableConfig{
+		TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, Provider: p,
+	}, func(o *ddbenc.Options) {
+		o.Ordering = ord
+		o.AllowPythonRoundedNumbers = c.allowPythonRounded
+	})
+}
+
+func (c *config) provider() (ddbenc.MaterialsProvider, error) {
+	if c.keysFile == "" {
+		return nil, errors.New("--keys is required")
+	}
+	keys, err := keyfile.Load(c.keysFile)
+	if err != nil {
+		return nil, err
+	}
+	var signer signing.Signer
+	if c.signingKey != "" {
+		if signer, err = keys.Signer(c.signingKey); err != nil {
+			return nil, err
+		}
+	}
+	var verifier signing.Verifier
+	if c.verificationKey != "" {
+		if verifier, err = keys.Verifier(c.verificationKey); err != nil {
+			return nil, err
+		}
+	} else if c.signingKey != "" {
+		if verifier, err = keys.Verifier(c.signingKey); err != nil {
+			return nil, err
+		}
+	}
+	if c.cmd == "encrypt" && signer == nil {
+		return nil, errors.New("encrypt needs --signing-key")
+	}
+	if c.cmd == "decrypt" && verifier == nil {
+		return nil, errors.New("decrypt needs --verification-key or --signing-key")
+	}
+	switch c.providerKind {
+	case "static":
+		if c.encryptionKey == "" {
+			return nil, errors.New("--provider static needs --encryption-key")
+		}
+		k, err := keys.Get(c.encryptionKey)
+		if err != nil {
+			return nil, err
+		}
+		aes, err := k.AES()
+		if err != nil {
+			return nil, err
+		}
+		return provider.NewStatic(aes, signer, verifier)
+	case "wrapped":
+		unwrap := c.unwrappingKey
+		if unwrap == "" && c.wrappingKey != "" {
+			if k, err := keys.Get(c.wrappingKey); err == nil && (k.IsAES() || k.Type == "private") {
+				unwrap = c.wrappingKey
+			}
+		}
+		if c.cmd == "encrypt" && c.wrappingKey == "" {
+			return nil, errors.New("encrypt with --provider wrapped needs --wrapping-key")
+		}
+		if c.cmd == "decrypt" && unwrap == "" {
+			return nil, errors.New("decrypt with --provider wrapped needs --unwrapping-key")
+		}
+		wk, err := keys.WrappingKey(c.wrappingKey, unwrap)
+		if err != nil {
+			return nil, err
+		}
+		return provider.NewWrapped(wk, signer, verifier)
+	}
+	return nil, fmt.Errorf("--provider must be static or wrapped")
+}
+
+// inspection is what inspect prints for one item: no values and no key
+// material, only types, sizes, actions and the material description with the
+// wrapped key replaced by its length.
+type inspection struct {
+	Attributes          map[string]attributeInfo `json:"attributes"`
+	Encrypted           []string                 `json:"encrypted"`
+	Signed              []string                 `json:"signed"`
+	MaterialDescription map[string]string        `json:"material_description,omitempty"`
+	SignatureBytes      int                      `json:"signature_bytes,omitempty"`
+	Problems            []string                 `json:"problems,omitempty"`
+}
+
+type attributeInfo struct {
+	Type   string `json:"type"`
+	Action string `json:"action"`
+	Bytes  int    `json:"bytes,omitempty"`
+}
+
+func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, error) {
+	in := inspection{Attributes: map[string]attributeInfo{}, Encrypted: []string{}, Signed: []string{}}
+	for name, v := range item {
+		switch name {
+		case actions.SignatureAttribute:
+			if b, ok := v.(*types.AttributeValueMemberB); ok {
+				in.SignatureBytes = len(b.Value)
+			} else {
+				in.Problems = append(in.Problems, "signature attribute is not binary")
+			}
+			continue
+		case actions.MaterialDescriptionAttribute:
+			b, ok := v.(*types.AttributeValueMemberB)
+			if !ok {
+				in.Problems = append(in.Problems, "material description attribute is not binary")
+				continue
+			}
+			d, err := matdesc.Parse(b.Value)
+			if err != nil {
+				in.Problems = append(in.Problems, err.Error())
+				continue
+			}
+			if k, ok := d[matdesc.EnvelopeKey]; ok {
+				d[matdesc.EnvelopeKey] = "<wrapped key, invalid base64>"
+				if raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(k), "")); err == nil {
+					d[matdesc.EnvelopeKey] = fmt.Sprintf("<wrapped key, %d bytes>", len(raw))
+				}
+			}
+			in.MaterialDescription = d
+			continue
+		}
+		info := attributeInfo{Type: typeName(v), Action: "unknown"}
+		if acts.Default.Valid() {
+			a := acts.Get(name)
+			info.Action = a.String()
+			switch a {
+			case actions.EncryptAndSign:
+				in.Encrypted = append(in.Encrypted, name)
+				in.Signed = append(in.Signed, name)
+			case actions.SignOnly:
+				in.Signed = append(in.Signed, name)
+			}
+		}
+		if b, ok := v.(*types.AttributeValueMemberB); ok {
+			info.Bytes = len(b.Value)
+		}
+		in.Attributes[name] = info
+	}
+	if in.SignatureBytes == 0 && len(in.Signed) > 0 {
+		in.Problems = append(in.Problems, "no signature attribute")
+	}
+	slices.Sort(in.Encrypted)
+	slices.Sort(in.Signed)
+	return json.Marshal(in)
+}
+
+func typeName(v types.AttributeValue) string {
+	switch v.(type) {
+	case *types.AttributeValueMemberS:
+		return "S"
+	case *types.AttributeValueMemberN:
+		return "N"
+	case *types.AttributeValueMemberB:
+		return "B"
+	case *types.AttributeValueMemberBOOL:
+		return "BOOL"
+	case *types.AttributeValueMemberNULL:
+		return "NULL"
+	case *types.AttributeValueMemberSS:
+		return "SS"
+	case *types.AttributeValueMemberNS:
+		return "NS"
+	case *types.AttributeValueMemberBS:
+		return "BS"
+	case *types.AttributeValueMemberL:
+		return "L"
+	case *types.AttributeValueMemberM:
+		return "M"
+	}
+	return "?"
+}

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
+)
+
+func keysFile(t *testing.T) string {
+	t.Helper()
+	root, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "encrypted_item", "keys.json")
+}
+
+func ddbec(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), code
+}
+
+const (
+	item     = `{"id":{"S":"user-1"},"email":{"S":"ada@example.com"},"blob":{"B":"AAEC"},"n":{"N":"1.50"},"tags":{"SS":["a","b"]},"note":{"S":"public"}}`
+	acts     = `{"default":"encrypt_and_sign","attributes":{"n":"sign","note":"do_nothing"}}`
+	secretPT = "ada@example.com"
+)
+
+func TestEncryptDecryptRoundTrip(t *testing.T) {
+	keys := keysFile(t)
+	common := []string{"--table", "Users", "--partition-key", "id", "--actions", acts, "--keys", keys}
+	cases := map[string]struct{ enc, dec []string }{
+		"static hmac": {
+			[]string{"--provider", "static", "--encryption-key", "aesKey", "--signing-key", "hmacKey"},
+			[]string{"--provider", "static", "--encryption-key", "aesKey", "--verification-key", "hmacKey"},
+		},
+		"static rsa signature": {
+			[]string{"--provider", "static", "--encryption-key", "aesKey", "--signing-key", "rsaSignPriv"},
+			[]string{"--provider", "static", "--encryption-key", "aesKey", "--verification-key", "rsaSignPub"},
+		},
+		"wrapped aes": {
+			[]string{"--provider", "wrapped", "--wrapping-key", "aesKey", "--signing-key", "hmacKey"},
+			[]string{"--provider", "wrapped", "--wrapping-key", "aesKey", "--signing-key", "hmacKey"},
+		},
+		"wrapped rsa": {
+			[]string{"--provider", "wrapped", "--wrapping-key", "rsaEncPub", "--signing-key", "rsaSignPriv"},
+			[]string{"--provider", "wrapped", "--unwrapping-key", "rsaEncPriv", "--verification-key", "rsaSignPub"},
+		},
+		"all four keys, python ordering": {
+			[]string{"--provider", "wrapped", "--wrapping-key", "rsaEncPub", "--unwrapping-key", "rsaEncPriv", "--signing-key", "rsaSignPriv", "--verification-key", "rsaSignPub", "--ordering", "python"},
+			[]string{"--provider", "wrapped", "--wrapping-key", "rsaEncPub", "--unwrapping-key", "rsaEncPriv", "--signing-key", "rsaSignPriv", "--verification-key", "rsaSignPub"},
+		},
+	}
+	want, _ := ddbjson.UnmarshalItem([]byte(item))
+	for name, c := range cases {
+		enc, stderr, code := ddbec(t, item, append(append([]string{"encrypt"}, common...), c.enc...)...)
+		if code != 0 {
+			t.Fatalf("%s: encrypt exit %d: %s", name, code, stderr)
+		}
+		if strings.Contains(enc, secretPT) {
+			t.Fatalf("%s: encrypted output contains the plaintext", name)
+		}
+		dec, stderr, code := ddbec(t, enc, append(append([]string{"decrypt"}, common...), c.dec...)...)
+		if code != 0 {
+			t.Fatalf("%s: decrypt exit %d: %s", name, code, stderr)
+		}
+		got, err := ddbjson.UnmarshalItem([]byte(dec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := avtest.DiffItems(want, got); diff != "" {
+			t.Errorf("%s: round trip (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func TestJSONLAndTamper(t *testing.T) {
+	args := []string{"--table", "T", "--partition-key", "id", "--keys", keysFile(t), "--provider", "static", "--encryption-key", "aesKey", "--signing-key", "hmacKey", "--jsonl"}
+	in := `{"id":{"S":"a"},"x":{"S":"secret-a"}}` + "\n\n" + `{"id":{"S":"b"},"x":{"S":"secret-b"}}` + "\n"
+	enc, stderr, code := ddbec(t, in, append([]string{"encrypt"}, args...)...)
+	if code != 0 {
+		t.Fatalf("encrypt: %d %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(enc), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("encrypt --jsonl wrote %d lines, want 2", len(lines))
+	}
+	dec, stderr, code := ddbec(t, enc, append([]string{"decrypt"}, args...)...)
+	if code != 0 || strings.Count(dec, "secret-") != 2 {
+		t.Fatalf("decrypt: %d %s %s", code, stderr, dec)
+	}
+	// Tamper with the second item's encrypted value: exit 1, nothing on
+	// stdout (not even the first item), the error names line and attribute.
+	second, _ := ddbjson.UnmarshalItem([]byte(lines[1]))
+	second["x"] = second["id"]
+	b, _ := ddbjson.MarshalItem(second)
+	dec, stderr, code = ddbec(t, lines[0]+"\n"+string(b)+"\n", append([]string{"decrypt"}, args...)...)
+	if code != 1 || dec != "" {
+		t.Fatalf("tampered: exit %d, stdout %q; want 1 and nothing", code, dec)
+	}
+	if !strings.Contains(stderr, "line 2") || !strings.Contains(stderr, "signature verification failed") || strings.Contains(stderr, "secret-") {
+		t.Errorf("tampered: stderr %q", stderr)
+	}
+}
+
+func TestDecryptVectorItems(t *testing.T) {
+	// The CLI reads items written by the legacy Python client.
+	root, _ := testvectors.Root()
+	data, err := os.ReadFile(filepath.Join(root, "encrypted_item", "ciphertext", "python", "static-aes-hmac-1.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables map[string][]json.RawMessage
+	if err := json.Unmarshal(data, &tables); err != nil {
+		t.Fatal(err)
+	}
+	lines := func(table string, keep func(string) bool) string {
+		var in strings.Builder
+		for _, it := range tables[table] {
+			var c bytes.Buffer
+			if err := json.Compact(&c, it); err != nil {
+				t.Fatal(err)
+			}
+			if keep(c.String()) {
+				in.Write(c.Bytes())
+				in.WriteByte('\n')
+			}
+		}
+		return in.String()
+	}
+	// The "encrypt" action set: everything encrypted but version, keys signed.
+	args := []string{"decrypt", "--jsonl", "--actions", `{"default":"encrypt_and_sign","attributes":{"version":"sign"}}`,
+		"--keys", keysFile(t), "--encryption-key", "aesKey", "--signing-key", "hmacKey"}
+	out, stderr, code := ddbec(t, lines("HashKeyOnly", func(string) bool { return true }),
+		append(args, "--table", "HashKeyOnly", "--partition-key", "hashKey")...)
+	if code != 0 {
+		t.Fatalf("decrypt HashKeyOnly vectors: exit %d: %s", code, stderr)
+	}
+	if want := `{"hashKey":{"S":"Foo"}}` + "\n" + `{"hashKey":{"S":"Bar"}}` + "\n" + `{"hashKey":{"S":"Baz"}}` + "\n"; out != want {
+		t.Errorf("HashKeyOnly: got\n%s\nwant\n%s", out, want)
+	}
+	out, stderr, code = ddbec(t, lines("TableName", func(s string) bool { return strings.Contains(s, `"hashKey":{"N":"5"},"rangeKey":{"N":"7"}`) }),
+		append(args, "--table", "TableName", "--partition-key", "hashKey", "--sort-key", "rangeKey")...)
+	if code != 0 {
+		t.Fatalf("decrypt TableName vector: exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(out, `"stringValue":{"S":"Hello world!"}`) || !strings.Contains(out, `"byteArrayValue":{"B":"AAECAwQF"}`) {
+		t.Errorf("TableName 5/7: got %s", out)
+	}
+}
+
+func TestInspect(t *testing.T) {
+	args := []string{"--table", "T", "--partition-key", "id", "--actions", acts, "--keys", keysFile(t), "--provider", "wrapped", "--wrapping-key", "aesKey", "--signing-key", "hmacKey"}
+	enc, _, code := ddbec(t, item, append([]string{"encrypt"}, args...)...)
+	if code != 0 {
+		t.Fatal("encrypt failed")
+	}
+	out, stderr, code := ddbec(t, enc, "inspect", "--partition-key", "id", "--actions", acts)
+	if code != 0 {
+		t.Fatalf("inspect: %d %s", code, stderr)
+	}
+	var got inspection
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(got.Encrypted, ",") != "blob,email,tags" || strings.Join(got.Signed, ",") != "blob,email,id,n,tags" {
+		t.Errorf("encrypted %v signed %v", got.Encrypted, got.Signed)
+	}
+	if got.Attributes["note"].Action != "do_nothing" || got.SignatureBytes != 32 {
+		t.Errorf("inspection %+v", got)
+	}
+	if got.MaterialDescription["amzn-ddb-env-key"] != "<wrapped key, 40 bytes>" || got.MaterialDescription["amzn-ddb-wrap-alg"] != "AESWrap" {
+		t.Errorf("description %v", got.MaterialDescription)
+	}
+	// No values and no key material.
+	stored, _ := ddbjson.UnmarshalItem([]byte(enc))
+	desc := stored[actions.MaterialDescriptionAttribute]
+	descJSON, _ := ddbjson.MarshalValue(desc)
+	for _, leak := range []string{secretPT, "public", "1.50", "user-1", string(descJSON[7 : len(descJSON)-2]), base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})} {
+		if strings.Contains(out, leak) {
+			t.Errorf("inspect output contains %q", leak)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	keys := keysFile(t)
+	base := []string{"--table", "T", "--partition-key", "id", "--keys", keys, "--encryption-key", "aesKey", "--signing-key", "hmacKey"}
+	cases := map[string]struct {
+		stdin string
+		args  []string
+	}{
+		"no command":            {item, nil},
+		"unknown command":       {item, []string{"scramble"}},
+		"unknown flag":          {item, []string{"encrypt", "--bogus"}},
+		"no table":              {item, []string{"encrypt", "--partition-key", "id", "--keys", keys, "--encryption-key", "aesKey", "--signing-key", "hmacKey"}},
+		"no keys file":          {item, []string{"encrypt", "--table", "T", "--partition-key", "id", "--encryption-key", "aesKey", "--signing-key", "hmacKey"}},
+		"unknown key":           {item, append([]string{"encrypt"}, append(base, "--encryption-key", "nope")...)},
+		"hmac as aes":           {item, append([]string{"encrypt"}, append(base, "--encryption-key", "hmacKey")...)},
+		"bad actions":           {item, append([]string{"encrypt"}, append(base, "--actions", `{"default":"scramble"}`)...)},
+		"encrypt key attribute": {item, append([]string{"encrypt"}, append(base, "--actions", `{"default":"sign","attributes":{"id":"encrypt_and_sign"}}`)...)},
+		"bad ordering":          {item, append([]string{"encrypt"}, append(base, "--ordering", "cobol")...)},
+		"bad provider":          {item, append([]string{"encrypt"}, append(base, "--provider", "magic")...)},
+		"not json":              {"not json", append([]string{"encrypt"}, base...)},
+		"bad type":              {`{"id":{"Q":"x"}}`, append([]string{"encrypt"}, base...)},
+		"missing key attribute": {`{"x":{"S":"x"}}`, append([]string{"encrypt"}, base...)},
+		"reserved attribute":    {`{"id":{"S":"x"},"*amzn-ddb-map-sig*":{"B":"AA=="}}`, append([]string{"encrypt"}, base...)},
+		"extra argument":        {item, append([]string{"encrypt", "extra"}, base...)},
+		"wrapped without key":   {item, append([]string{"encrypt"}, append(base, "--provider", "wrapped")...)},
+	}
+	for name, c := range cases {
+		out, stderr, code := ddbec(t, c.stdin, c.args...)
+		if code != 2 || out != "" || stderr == "" {
+			t.Errorf("%s: exit %d, stdout %q, stderr %q; want 2, nothing, a message", name, code, out, stderr)
+		}
+	}
+	// Decrypting a plaintext item is a verification failure (no signature).
+	out, stderr, code := ddbec(t, item, append([]string{"decrypt"}, base...)...)
+	if code != 1 || out != "" || !strings.Contains(stderr, "missing attribute") {
+		t.Errorf("decrypt plaintext: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
