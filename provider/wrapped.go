@@ -6,6 +6,9 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
+	_ "crypto/sha1" // MGF1-SHA1 and OAEP label hashes are looked up by crypto.Hash
+	_ "crypto/sha256"
+	_ "crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"fmt"

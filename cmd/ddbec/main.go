@@ -406,7 +406,7 @@ func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, er
 	}
 	slices.Sort(in.Encrypted)
 	slices.Sort(in.Signed)
-	return json.Marshal(in)
+	return ddbjson.Marshal(in)
 }
 
 func typeName(v types.AttributeValue) string {

@@ -158,13 +158,27 @@ func value(data []byte, path string, depth int) (types.AttributeValue, error) {
 	panic("unreachable")
 }
 
+// Marshal renders any value as JSON without HTML escaping.
+func Marshal(v any) ([]byte, error) { return marshal(v) }
+
 // MarshalItem renders an item as DynamoDB JSON with sorted attribute names.
 func MarshalItem(item map[string]types.AttributeValue) ([]byte, error) {
 	v, err := ToJSONValue(&types.AttributeValueMemberM{Value: item})
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v.(map[string]any)["M"])
+	return marshal(v.(map[string]any)["M"])
+}
+
+// marshal is json.Marshal without HTML escaping ("<" stays "<").
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // MarshalValue renders one attribute value as DynamoDB JSON.
@@ -173,7 +187,7 @@ func MarshalValue(av types.AttributeValue) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(v)
+	return marshal(v)
 }
 
 // ToJSONValue converts an attribute value to the generic value

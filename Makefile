@@ -1,0 +1,26 @@
+GO       ?= go
+FUZZTIME ?= 30s
+KEYS     := testdata/vectors/legacy/encrypted_item/keys.json
+
+.PHONY: test demo fuzz fmt-check build
+
+## test: gofmt check, go vet, and every test with the race detector.
+test: fmt-check
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+
+fmt-check:
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+build:
+	$(GO) build -o bin/ddbec ./cmd/ddbec
+
+## demo: encrypt an item with the CLI, inspect it, decrypt it (vector keys).
+demo: build
+	@KEYS=$(KEYS) ./scripts/demo.sh
+
+## fuzz: run each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDeserialize$$' -fuzztime $(FUZZTIME) ./signing
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/matdesc
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/number

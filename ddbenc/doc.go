@@ -1,0 +1,59 @@
+// Package ddbenc encrypts and signs Amazon DynamoDB items on the client, in
+// the format of the legacy AWS DynamoDB Encryption Client (Java 1.x/2.x,
+// Python 3.x): items those clients wrote can be read here, and items written
+// here can be read by them.
+//
+// An [Encryptor] serves one table. Each attribute gets an action from an
+// actions.Map: encrypted and signed, only signed, or left alone. Keys come
+// from a [MaterialsProvider] (package provider: static, wrapped and
+// asymmetric static providers).
+//
+// # Security model
+//
+// Encrypted (EncryptAndSign): the attribute's value, serialized and encrypted
+// with AES-CBC under a content key, with a fresh random IV per attribute. The
+// attribute keeps its name; its type becomes B.
+//
+// Signed (SignOnly and EncryptAndSign): the signature (HMAC-SHA256 or RSA) in
+// *amzn-ddb-map-sig* covers the table name, and for every signed attribute
+// present its name, whether it is encrypted, and its stored value. Adding,
+// removing or changing a signed attribute, moving an item to another table,
+// or changing its key values is detected. The signature is verified before
+// anything is decrypted, and nothing is returned when verification or
+// decryption fails.
+//
+// Plaintext and unprotected:
+//   - primary key attributes are never encrypted (DynamoDB needs them); they
+//     are signed unless configured DoNothing;
+//   - attribute names, and the number and size of values;
+//   - DoNothing attributes, and the legacy global-table attributes
+//     aws:rep:deleting, aws:rep:updatetime and aws:rep:updateregion;
+//   - the material description in *amzn-ddb-map-desc* (algorithm names and the
+//     wrapped content key). It is not signed; editing it makes unwrapping or
+//     decryption fail instead;
+//   - secondary-index key attributes are not special: encrypting one breaks
+//     the index;
+//   - deleting an item, or replacing it with an older version of the same item
+//     signed under the same keys (replay), is not detected.
+//
+// Actions are configuration, not stored in the item: reading needs the same
+// actions and table name as writing (see Options.SignedTableName for items
+// copied between tables).
+//
+// # Orderings
+//
+// The two legacy clients sort some strings and binary sets differently (see
+// package signing). Writers use Options.Ordering (Java by default); readers
+// accept either. Under the Python ordering, signed plaintext numbers with
+// more than 28 significant digits or negative zero are refused on write, and
+// legacy Python signatures over numbers rounded to 28 digits are accepted only
+// with Options.AllowPythonRoundedNumbers.
+//
+// # Errors
+//
+// Every error about an item is an *[Error] naming the operation, table and
+// attribute and wrapping a sentinel ([ErrSignature], [ErrDecryption],
+// [ErrMissingAttribute], [ErrWrongKey], [ErrInvalidConfig], [ErrInvalidItem],
+// [ErrMalformed]). Errors never contain attribute values, plaintext or key
+// material. Context cancellation and deadlines are returned unchanged.
+package ddbenc
