@@ -8,18 +8,29 @@ import (
 	"github.com/ddbec/ddbec-go/signing"
 )
 
+// hmac returns the HMAC signer-verifier of a symmetric key, or nil for an
+// asymmetric one.
+func (k *Key) hmac() (*signing.HMAC, error) {
+	if !k.IsSymmetric() {
+		return nil, nil
+	}
+	alg, mat, err := k.MAC()
+	if err != nil {
+		return nil, err
+	}
+	return signing.NewHMAC(alg, mat)
+}
+
 // Signer returns a signer for an HMAC key or an RSA private key.
 func (ks Keys) Signer(name string) (signing.Signer, error) {
 	k, err := ks.Get(name)
 	if err != nil {
 		return nil, err
 	}
-	if k.IsSymmetric() {
-		alg, mat, err := k.MAC()
-		if err != nil {
-			return nil, err
-		}
-		return signing.NewHMAC(alg, mat)
+	if h, err := k.hmac(); err != nil {
+		return nil, err
+	} else if h != nil {
+		return h, nil
 	}
 	priv, err := k.RSAPrivate()
 	if err != nil {
@@ -35,12 +46,10 @@ func (ks Keys) Verifier(name string) (signing.Verifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.IsSymmetric() {
-		alg, mat, err := k.MAC()
-		if err != nil {
-			return nil, err
-		}
-		return signing.NewHMAC(alg, mat)
+	if h, err := k.hmac(); err != nil {
+		return nil, err
+	} else if h != nil {
+		return h, nil
 	}
 	pub, err := k.RSAPublic()
 	if err != nil {
