@@ -790,3 +790,31 @@ func TestConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// ctxProvider fails with the context's error, like a KMS-backed provider
+// whose call was cancelled.
+type ctxProvider struct{}
+
+func (ctxProvider) EncryptionMaterials(ctx context.Context, _ ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
+	return nil, fmt.Errorf("kms: %w", ctx.Err())
+}
+
+func (ctxProvider) DecryptionMaterials(ctx context.Context, _ ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
+	return nil, fmt.Errorf("kms: %w", ctx.Err())
+}
+
+func TestContextErrorsPassThrough(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	e := newEncryptor(t, ctxProvider{}, testActions)
+	good := storedItem(t, newEncryptor(t, providers(t)["static-hmac"], testActions))
+	item := map[string]types.AttributeValue{pk: &types.AttributeValueMemberS{Value: "k"}, sk: &types.AttributeValueMemberN{Value: "1"}}
+	if out, err := e.EncryptItem(ctx, item); !errors.Is(err, context.Canceled) || out != nil {
+		t.Errorf("EncryptItem = %v, %v; want context.Canceled", out, err)
+	} else if _, wrapped := err.(*ddbenc.Error); wrapped {
+		t.Errorf("context error wrapped in *ddbenc.Error: %v", err)
+	}
+	if out, err := e.DecryptItem(ctx, good); !errors.Is(err, context.Canceled) || out != nil {
+		t.Errorf("DecryptItem = %v, %v; want context.Canceled", out, err)
+	}
+}

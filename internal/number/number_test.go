@@ -31,6 +31,8 @@ func TestCanonical(t *testing.T) {
 		"-12.5E1":                        "-125",
 		"1E-130":                         "0." + strings.Repeat("0", 129) + "1",
 		"9.9999999999999999999999999999999999999E+125": "99999999999999999999999999999999999999" + strings.Repeat("0", 88),
+		"1" + strings.Repeat("0", 600):                 "1" + strings.Repeat("0", 600),
+		"1e512":                                        "1" + strings.Repeat("0", 512),
 	}
 	for in, want := range cases {
 		got, err := Canonical(in)
