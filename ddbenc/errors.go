@@ -21,6 +21,10 @@ var (
 	// ErrWrongKey: the item was protected with a key or provider other than
 	// the configured one.
 	ErrWrongKey = errors.New("ddbenc: wrong key or provider")
+	// ErrKeyUnavailable: the provider could not obtain keys: KMS throttled,
+	// failed or unreachable, the key disabled, pending deletion or still being
+	// replicated. The underlying SDK error stays reachable with errors.As.
+	ErrKeyUnavailable = errors.New("ddbenc: key unavailable")
 	// ErrInvalidConfig: the configuration cannot be used.
 	ErrInvalidConfig = errors.New("ddbenc: invalid configuration")
 	// ErrInvalidItem: the plaintext item cannot be encrypted (a reserved

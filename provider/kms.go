@@ -1,0 +1,408 @@
+package provider
+
+import (
+	"cmp"
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// KMSAPI is the part of the KMS client that NewDirectKMS calls; *kms.Client
+// satisfies it.
+type KMSAPI interface {
+	GenerateDataKey(ctx context.Context, in *kms.GenerateDataKeyInput, optFns ...func(*kms.Options)) (*kms.GenerateDataKeyOutput, error)
+	Decrypt(ctx context.Context, in *kms.DecryptInput, optFns ...func(*kms.Options)) (*kms.DecryptOutput, error)
+}
+
+var _ KMSAPI = (*kms.Client)(nil)
+
+// KMSDecryptMode says how DirectKMS checks which key protected an item.
+type KMSDecryptMode int
+
+const (
+	// KMSStrict (the default) sends Decrypt with KeyId = the configured key
+	// ARN and accepts the data key only if KMS reports that key, or a related
+	// multi-Region key (same partition, account and mrk- id, any Region).
+	KMSStrict KMSDecryptMode = iota
+	// KMSDiscovery sends Decrypt without KeyId and accepts the data key only
+	// if the key KMS reports passes DirectKMSOptions.Discovery.
+	KMSDiscovery
+	// KMSUncheckedLegacy sends Decrypt without KeyId and accepts whatever key
+	// KMS used, as the legacy Java and Python clients do: any key the caller
+	// may use can then have protected the item. Only for migrations.
+	KMSUncheckedLegacy
+)
+
+// DiscoveryFilter limits the keys KMSDiscovery accepts.
+type DiscoveryFilter struct {
+	Partition string   // e.g. "aws"; required
+	Accounts  []string // account ids; at least one
+}
+
+// DirectKMSOptions are the optional settings of NewDirectKMS.
+type DirectKMSOptions struct {
+	// Mode is the decrypt mode (default KMSStrict).
+	Mode KMSDecryptMode
+	// Discovery is the filter for KMSDiscovery.
+	Discovery DiscoveryFilter
+	// GrantTokens are sent with every KMS request.
+	GrantTokens []string
+	// ContentKeyAlgorithm is the content key descriptor written to
+	// amzn-ddb-env-alg: "AES/128", "AES/192" or "AES/256" (the default).
+	ContentKeyAlgorithm string
+	// SigningAlgorithm is the MAC descriptor written to amzn-ddb-sig-alg:
+	// "HmacSHA256/256" (the default), or another HmacSHA* with a bit length.
+	SigningAlgorithm string
+	// MaterialDescription adds entries to every item's description (the Java
+	// client copies its configured description this way).
+	MaterialDescription map[string]string
+	// AllowKeyIDOrAlias accepts a bare key id, an alias name or an alias ARN
+	// instead of a key ARN. Then the provider cannot know the key's Region or
+	// ARN: KMS calls go to the client's own Region, and KMSStrict relies on
+	// KMS alone (Decrypt with that KeyId fails for other keys) without
+	// comparing the key KMS reports.
+	AllowKeyIDOrAlias bool
+}
+
+// keyARN is a parsed KMS key ARN.
+type keyARN struct {
+	partition, region, account, id string
+}
+
+func (a keyARN) mrk() bool { return strings.HasPrefix(a.id, "mrk-") }
+
+func (a keyARN) String() string {
+	return "arn:" + a.partition + ":kms:" + a.region + ":" + a.account + ":key/" + a.id
+}
+
+// parseKeyARN parses "arn:PARTITION:kms:REGION:ACCOUNT:key/ID".
+func parseKeyARN(s string) (keyARN, bool) {
+	parts := strings.SplitN(s, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
+		return keyARN{}, false
+	}
+	id, ok := strings.CutPrefix(parts[5], "key/")
+	if !ok || id == "" || parts[1] == "" || parts[3] == "" || parts[4] == "" {
+		return keyARN{}, false
+	}
+	return keyARN{partition: parts[1], region: parts[3], account: parts[4], id: id}, true
+}
+
+// sameOrRelatedMRK reports whether got is want, or a replica of the same
+// multi-Region key in another Region.
+func sameOrRelatedMRK(want, got keyARN) bool {
+	if got == want {
+		return true
+	}
+	return want.mrk() && got.id == want.id && got.partition == want.partition && got.account == want.account
+}
+
+// DirectKMS is the direct KMS materials provider (Java
+// DirectKmsMaterialProvider, Python AwsKmsCryptographicMaterialsProvider)
+// bound to one KMS key: a data key from GenerateDataKey per item, HKDF-SHA256
+// derivation of an AES key and an HMAC key, the KMS encryption context of
+// spec §6.5. Every KMS call goes to the key ARN's Region.
+type DirectKMS struct {
+	client      KMSAPI
+	keyID       string // as configured
+	arn         keyARN // zero when AllowKeyIDOrAlias accepted a non-ARN
+	opts        DirectKMSOptions
+	contentAlg  string
+	contentBits int
+	macAlg      string
+	macBits     int
+}
+
+// Defaults of the KMS provider's descriptors.
+const (
+	DefaultKMSContentKeyAlgorithm = "AES/256"
+	DefaultKMSSigningAlgorithm    = "HmacSHA256/256"
+	kmsDataKeyBytes               = 32
+)
+
+// NewDirectKMS returns a provider for the KMS key keyARN (a full key ARN, e.g.
+// the local Region's replica of a multi-Region key). It does no I/O.
+func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions)) (*DirectKMS, error) {
+	var opts DirectKMSOptions
+	for _, fn := range optFns {
+		fn(&opts)
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: provider: "+format, append([]any{ddbenc.ErrInvalidConfig}, args...)...)
+	}
+	if client == nil {
+		return nil, bad("a KMS client is required")
+	}
+	p := &DirectKMS{client: client, keyID: keyARN, opts: opts}
+	p.opts.GrantTokens = slices.Clone(opts.GrantTokens)
+	p.opts.MaterialDescription = maps.Clone(opts.MaterialDescription)
+	p.opts.Discovery.Accounts = slices.Clone(opts.Discovery.Accounts)
+	if a, ok := parseKeyARN(keyARN); ok {
+		p.arn = a
+	} else if !opts.AllowKeyIDOrAlias || keyARN == "" {
+		return nil, bad("KMS key must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); a key id or alias needs AllowKeyIDOrAlias")
+	}
+	switch opts.Mode {
+	case KMSStrict, KMSUncheckedLegacy:
+	case KMSDiscovery:
+		if opts.Discovery.Partition == "" || len(opts.Discovery.Accounts) == 0 {
+			return nil, bad("discovery mode needs a partition and at least one account")
+		}
+	default:
+		return nil, bad("unknown KMS decrypt mode %d", opts.Mode)
+	}
+	var err error
+	p.contentAlg = cmp.Or(opts.ContentKeyAlgorithm, DefaultKMSContentKeyAlgorithm)
+	if p.contentBits, err = contentKeyBits(p.contentAlg); err != nil {
+		return nil, bad("%v", err)
+	}
+	p.macAlg = cmp.Or(opts.SigningAlgorithm, DefaultKMSSigningAlgorithm)
+	if _, p.macBits, err = macKeySpec(p.macAlg); err != nil {
+		return nil, bad("%v", err)
+	}
+	for _, k := range []string{matdesc.EnvelopeKey, matdesc.SymMode, matdesc.SigningAlgorithm, matdesc.WrapAlgorithm} {
+		if _, ok := opts.MaterialDescription[k]; ok {
+			return nil, bad("material description entry %q is written by the provider and cannot be configured", k)
+		}
+	}
+	return p, nil
+}
+
+// contentKeyBits validates a content key descriptor ("AES/256"; bits default
+// to 256).
+func contentKeyBits(desc string) (int, error) {
+	alg, bits, err := parseDescriptor(desc, 256)
+	if err != nil || alg != "AES" || !validAESBits(bits) {
+		return 0, fmt.Errorf("unsupported content key algorithm %q", desc)
+	}
+	return bits, nil
+}
+
+// macKeySpec validates a MAC descriptor ("HmacSHA256/256").
+func macKeySpec(desc string) (string, int, error) {
+	alg, bits, err := parseDescriptor(desc, 256)
+	if err != nil || bits%8 != 0 || bits < 128 || bits > 1024 {
+		return "", 0, fmt.Errorf("unsupported signing algorithm %q", desc)
+	}
+	if _, err := signing.NewHMAC(alg, make([]byte, 1)); err != nil {
+		return "", 0, fmt.Errorf("unsupported signing algorithm %q", desc)
+	}
+	return alg, bits, nil
+}
+
+// KeyARN returns the configured key ARN (or key id / alias).
+func (p *DirectKMS) KeyARN() string { return p.keyID }
+
+// region pins a call to the key ARN's Region, whatever the client's Region.
+func (p *DirectKMS) region(o *kms.Options) {
+	if p.arn.region != "" {
+		o.Region = p.arn.region
+	}
+}
+
+// kmsContext builds the legacy KMS encryption context (spec §6.5).
+func kmsContext(ec ddbenc.EncryptionContext, contentAlg, macAlg string) (map[string]string, error) {
+	out := map[string]string{
+		"*amzn-ddb-env-alg*": contentAlg,
+		"*amzn-ddb-sig-alg*": macAlg,
+	}
+	if ec.TableName != "" {
+		out["*aws-kms-table*"] = ec.TableName
+	}
+	for _, name := range []string{ec.PartitionKeyName, ec.SortKeyName} {
+		if name == "" {
+			continue
+		}
+		switch v := ec.Item[name].(type) {
+		case *types.AttributeValueMemberS:
+			out[name] = v.Value
+		case *types.AttributeValueMemberN:
+			out[name] = v.Value // literal, not canonicalized (the encryptor stores keys canonical)
+		case *types.AttributeValueMemberB:
+			out[name] = base64.StdEncoding.EncodeToString(v.Value)
+		case nil:
+			return nil, fmt.Errorf("%w: provider: key attribute %q missing from item", ddbenc.ErrMissingAttribute, name)
+		default:
+			return nil, fmt.Errorf("%w: provider: key attribute %q must be S, N or B for the KMS encryption context", ddbenc.ErrInvalidItem, name)
+		}
+	}
+	return out, nil
+}
+
+// deriveKeys runs HKDF-SHA256 (no salt) over the data key: info "Encryption"
+// gives the AES key, info "Signing" the MAC key.
+func deriveKeys(dataKey []byte, contentBits, macBits int) (enc, mac []byte, err error) {
+	prk, err := hkdf.Extract(sha256.New, dataKey, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if enc, err = hkdf.Expand(sha256.New, prk, "Encryption", contentBits/8); err != nil {
+		return nil, nil, err
+	}
+	if mac, err = hkdf.Expand(sha256.New, prk, "Signing", macBits/8); err != nil {
+		return nil, nil, err
+	}
+	return enc, mac, nil
+}
+
+// kmsError classifies a KMS failure, keeping the SDK error reachable.
+func (p *DirectKMS) kmsError(op string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var (
+		incorrect *kmstypes.IncorrectKeyException
+		notFound  *kmstypes.NotFoundException
+		invalidCT *kmstypes.InvalidCiphertextException
+	)
+	switch {
+	case errors.As(err, &incorrect), errors.As(err, &notFound):
+		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrWrongKey, op, p.keyID, err)
+	case errors.As(err, &invalidCT):
+		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrDecryption, op, p.keyID, err)
+	}
+	return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrKeyUnavailable, op, p.keyID, err)
+}
+
+// EncryptionMaterials calls GenerateDataKey and derives the item's keys.
+func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
+	kmsEC, err := kmsContext(ec, p.contentAlg, p.macAlg)
+	if err != nil {
+		return nil, err
+	}
+	out, err := p.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
+		KeyId:             &p.keyID,
+		NumberOfBytes:     ptr(int32(kmsDataKeyBytes)),
+		EncryptionContext: kmsEC,
+		GrantTokens:       p.opts.GrantTokens,
+	}, p.region)
+	if err != nil {
+		return nil, p.kmsError("GenerateDataKey", err)
+	}
+	if len(out.Plaintext) != kmsDataKeyBytes || len(out.CiphertextBlob) == 0 {
+		return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey returned a malformed data key", ddbenc.ErrKeyUnavailable)
+	}
+	if p.arn.id != "" {
+		got, ok := parseKeyARN(deref(out.KeyId))
+		if !ok || got != p.arn {
+			return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey used key %q, not the configured %s", ddbenc.ErrWrongKey, deref(out.KeyId), p.arn)
+		}
+	}
+	enc, mac, err := deriveKeys(out.Plaintext, p.contentBits, p.macBits)
+	clear(out.Plaintext)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := signing.NewHMAC(strings.SplitN(p.macAlg, "/", 2)[0], mac)
+	if err != nil {
+		return nil, err
+	}
+	desc := maps.Clone(p.opts.MaterialDescription)
+	if desc == nil {
+		desc = map[string]string{}
+	}
+	desc[matdesc.KMSContextAttr] = "*keys*"
+	desc[matdesc.WrapAlgorithm] = "kms"
+	desc[matdesc.ContentKeyAlg] = p.contentAlg
+	desc[matdesc.MACAlgorithm] = p.macAlg
+	desc[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(out.CiphertextBlob)
+	return &ddbenc.EncryptionMaterials{EncryptionKey: enc, Signer: signer, MaterialDescription: desc}, nil
+}
+
+// DecryptionMaterials calls Decrypt on the item's data key, checks which key
+// KMS used (per the decrypt mode) and derives the item's keys.
+func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
+	d := ec.MaterialDescription
+	if d[matdesc.WrapAlgorithm] != "kms" {
+		return nil, fmt.Errorf("%w: provider: item's key is not protected by KMS", ddbenc.ErrWrongKey)
+	}
+	blob, err := decodeBase64Lenient(d[matdesc.EnvelopeKey])
+	if err != nil || len(blob) == 0 {
+		return nil, fmt.Errorf("%w: provider: item has no valid KMS data key", ddbenc.ErrMalformed)
+	}
+	contentAlg := cmp.Or(d[matdesc.ContentKeyAlg], DefaultKMSContentKeyAlgorithm)
+	contentBits, err := contentKeyBits(contentAlg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
+	}
+	macAlg := cmp.Or(d[matdesc.MACAlgorithm], DefaultKMSSigningAlgorithm)
+	macName, macBits, err := macKeySpec(macAlg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
+	}
+	// On read the context uses the item's descriptors as stored.
+	kmsEC, err := kmsContext(ec, contentAlg, macAlg)
+	if err != nil {
+		return nil, err
+	}
+	in := &kms.DecryptInput{CiphertextBlob: blob, EncryptionContext: kmsEC, GrantTokens: p.opts.GrantTokens}
+	if p.opts.Mode == KMSStrict {
+		in.KeyId = &p.keyID
+	}
+	out, err := p.client.Decrypt(ctx, in, p.region)
+	if err != nil {
+		return nil, p.kmsError("Decrypt", err)
+	}
+	defer clear(out.Plaintext)
+	if err := p.checkDecryptKey(deref(out.KeyId)); err != nil {
+		return nil, err
+	}
+	if len(out.Plaintext) != kmsDataKeyBytes {
+		return nil, fmt.Errorf("%w: provider: KMS returned a data key of the wrong size", ddbenc.ErrDecryption)
+	}
+	enc, mac, err := deriveKeys(out.Plaintext, contentBits, macBits)
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := signing.NewHMAC(macName, mac)
+	if err != nil {
+		return nil, err
+	}
+	return &ddbenc.DecryptionMaterials{DecryptionKey: enc, Verifier: verifier}, nil
+}
+
+// checkDecryptKey applies the decrypt mode to the key KMS says it used.
+func (p *DirectKMS) checkDecryptKey(reported string) error {
+	got, ok := parseKeyARN(reported)
+	switch p.opts.Mode {
+	case KMSUncheckedLegacy:
+		return nil
+	case KMSDiscovery:
+		if ok && got.partition == p.opts.Discovery.Partition && slices.Contains(p.opts.Discovery.Accounts, got.account) {
+			return nil
+		}
+		return fmt.Errorf("%w: provider: item's data key was protected by %q, which the discovery filter does not allow", ddbenc.ErrWrongKey, reported)
+	}
+	if p.arn.id == "" {
+		return nil // AllowKeyIDOrAlias: KMS checked the KeyId
+	}
+	if ok && sameOrRelatedMRK(p.arn, got) {
+		return nil
+	}
+	return fmt.Errorf("%w: provider: item's data key was protected by %q, not the configured %s", ddbenc.ErrWrongKey, reported, p.arn)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+var _ ddbenc.MaterialsProvider = (*DirectKMS)(nil)
