@@ -1,0 +1,530 @@
+package provider_test
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
+	"github.com/ddbec/ddbec-go/provider"
+)
+
+type kmsEnv struct {
+	fake  *fakekms.Server
+	clock *fakekms.Clock
+	url   string
+}
+
+func startKMS(t *testing.T, replicaDelay time.Duration) *kmsEnv {
+	t.Helper()
+	clock := fakekms.NewClock()
+	fake := fakekms.New(fakekms.Options{Seed: []byte("provider-test"), ReplicaDelay: replicaDelay, Now: clock.Now})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	return &kmsEnv{fake: fake, clock: clock, url: srv.URL}
+}
+
+// client returns a real SDK client; tests that do not exercise retries make
+// one attempt only.
+func (e *kmsEnv) client(region string, attempts int) *kms.Client {
+	return fakekms.NewClient(e.url, region, func(o *kms.Options) { o.RetryMaxAttempts = attempts })
+}
+
+// mrk creates a multi-Region key in us-east-1 with a replica in us-west-2.
+func (e *kmsEnv) mrk(t *testing.T) (primary, replica string) {
+	t.Helper()
+	primary = e.fake.CreateKey("us-east-1", true)
+	replica, err := e.fake.ReplicateKey(primary, "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return primary, replica
+}
+
+var kmsActions = actions.Map{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{"region": actions.SignOnly}}
+
+func encryptorFor(t *testing.T, p ddbenc.MaterialsProvider) *ddbenc.Encryptor {
+	t.Helper()
+	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "Customers", PartitionKey: "pk", SortKey: "sk", Actions: kmsActions, Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func directKMS(t *testing.T, c provider.KMSAPI, arn string, optFns ...func(*provider.DirectKMSOptions)) *provider.DirectKMS {
+	t.Helper()
+	p, err := provider.NewDirectKMS(c, arn, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func customer(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		"pk":     &types.AttributeValueMemberS{Value: id},
+		"sk":     &types.AttributeValueMemberN{Value: "1"},
+		"email":  &types.AttributeValueMemberS{Value: "ada@example.com"},
+		"region": &types.AttributeValueMemberS{Value: "eu"},
+	}
+}
+
+func TestMRKWriteEastReadWest(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	primary, replica := e.mrk(t)
+	writer := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), primary))
+	// The reader is handed a us-east-1 client on purpose: the provider must
+	// still call us-west-2, the replica's Region.
+	reader := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), replica))
+
+	e.fake.Reset()
+	const n = 5
+	for i := range n {
+		item := customer("c-" + string(rune('a'+i)))
+		stored, err := writer.EncryptItem(ctx, item)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := reader.DecryptItem(ctx, stored)
+		if err != nil {
+			t.Fatalf("DecryptItem with the replica: %v", err)
+		}
+		if diff := avtest.DiffItems(item, got); diff != "" {
+			t.Fatalf("round trip (-want +got):\n%s", diff)
+		}
+	}
+	if g, d := e.fake.Count("GenerateDataKey"), e.fake.Count("Decrypt"); g != n || d != n || e.fake.Count("") != 2*n {
+		t.Errorf("KMS calls: %d GenerateDataKey, %d Decrypt, %d total; want %d, %d, %d", g, d, e.fake.Count(""), n, n, 2*n)
+	}
+	for _, c := range e.fake.Calls() {
+		switch c.Op {
+		case "GenerateDataKey":
+			if c.Region != "us-east-1" || c.KeyID != primary {
+				t.Errorf("GenerateDataKey went to %s with KeyId %s", c.Region, c.KeyID)
+			}
+		case "Decrypt":
+			if c.Region != "us-west-2" || c.KeyID != replica {
+				t.Errorf("Decrypt went to %s with KeyId %s; want us-west-2 and the replica (no cross-Region call)", c.Region, c.KeyID)
+			}
+		}
+	}
+}
+
+func TestSingleRegionKeyIsWrongKeyElsewhere(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	east := e.fake.CreateKey("us-east-1", false)
+	westLocal := e.fake.CreateKey("us-west-2", false)
+	stored, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), east)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same ARN with the Region swapped names no key in us-west-2, and a
+	// us-west-2 key is another key: both are wrong-key errors.
+	for name, c := range map[string]struct {
+		arn  string
+		want any
+	}{
+		"region swapped": {strings.Replace(east, "us-east-1", "us-west-2", 1), new(*kmstypes.NotFoundException)},
+		"local key":      {westLocal, new(*kmstypes.IncorrectKeyException)},
+	} {
+		got, err := encryptorFor(t, directKMS(t, e.client("us-west-2", 1), c.arn)).DecryptItem(ctx, stored)
+		if !errors.Is(err, ddbenc.ErrWrongKey) || got != nil {
+			t.Errorf("%s: DecryptItem = %v, %v; want ErrWrongKey", name, got != nil, err)
+		}
+		if !errors.As(err, c.want) {
+			t.Errorf("%s: SDK error not reachable: %v", name, err)
+		}
+	}
+}
+
+func TestStrictRejectsOtherKeyOfSameAccount(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	a := e.fake.CreateKey("us-east-1", true)
+	b := e.fake.CreateKey("us-east-1", true)
+	stored, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), a)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), b)).DecryptItem(ctx, stored)
+	var incorrect *kmstypes.IncorrectKeyException
+	if !errors.Is(err, ddbenc.ErrWrongKey) || !errors.As(err, &incorrect) || got != nil {
+		t.Fatalf("strict reader with key b: %v, %v; want ErrWrongKey wrapping IncorrectKeyException", got != nil, err)
+	}
+	// Defence in depth: if KMS (or something in between) reported another key
+	// than the one requested, the provider still refuses the data key.
+	lying := &rewriteKeyID{KMSAPI: e.client("us-east-1", 1), keyID: b}
+	got, err = encryptorFor(t, directKMS(t, lying, a)).DecryptItem(ctx, stored)
+	if !errors.Is(err, ddbenc.ErrWrongKey) || got != nil {
+		t.Fatalf("reported key b for a request with key a: %v, %v; want ErrWrongKey", got != nil, err)
+	}
+	// The unchecked legacy mode accepts it: that is why it is opt-in.
+	if _, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), b, func(o *provider.DirectKMSOptions) {
+		o.Mode = provider.KMSUncheckedLegacy
+	})).DecryptItem(ctx, stored); err != nil {
+		t.Fatalf("unchecked legacy mode: %v", err)
+	}
+}
+
+// rewriteKeyID reports keyID as the key of every Decrypt.
+type rewriteKeyID struct {
+	provider.KMSAPI
+	keyID string
+}
+
+func (r *rewriteKeyID) Decrypt(ctx context.Context, in *kms.DecryptInput, optFns ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	out, err := r.KMSAPI.Decrypt(ctx, in, optFns...)
+	if out != nil {
+		out.KeyId = &r.keyID
+	}
+	return out, err
+}
+
+func TestDiscoveryFilter(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	a := e.fake.CreateKey("us-east-1", false)
+	other := e.fake.CreateKey("us-east-1", false)
+	stored, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), a)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		filter provider.DiscoveryFilter
+		ok     bool
+	}{
+		"account allowed":   {provider.DiscoveryFilter{Partition: "aws", Accounts: []string{"999999999999", "111122223333"}}, true},
+		"account refused":   {provider.DiscoveryFilter{Partition: "aws", Accounts: []string{"999999999999"}}, false},
+		"partition differs": {provider.DiscoveryFilter{Partition: "aws-cn", Accounts: []string{"111122223333"}}, false},
+	} {
+		e.fake.Reset()
+		// Configured with another key: discovery does not send it.
+		p := directKMS(t, e.client("us-east-1", 1), other, func(o *provider.DirectKMSOptions) {
+			o.Mode, o.Discovery = provider.KMSDiscovery, c.filter
+		})
+		got, err := encryptorFor(t, p).DecryptItem(ctx, stored)
+		if c.ok && err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+		if !c.ok && (!errors.Is(err, ddbenc.ErrWrongKey) || got != nil) {
+			t.Errorf("%s: %v, %v; want ErrWrongKey", name, got != nil, err)
+		}
+		if calls := e.fake.Calls(); len(calls) != 1 || calls[0].KeyID != "" {
+			t.Errorf("%s: discovery Decrypt calls %+v; want one without KeyId", name, calls)
+		}
+	}
+}
+
+func TestReplicaCreatingThenEnabled(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, time.Minute)
+	primary, replica := e.mrk(t)
+	stored, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), primary)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := encryptorFor(t, directKMS(t, e.client("us-west-2", 1), replica))
+	got, err := reader.DecryptItem(ctx, stored)
+	var invalidState *kmstypes.KMSInvalidStateException
+	if !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &invalidState) || got != nil {
+		t.Fatalf("replica Creating: %v, %v; want ErrKeyUnavailable wrapping KMSInvalidStateException", got != nil, err)
+	}
+	if !strings.Contains(err.Error(), replica) || !strings.Contains(err.Error(), "Creating") {
+		t.Errorf("error does not say which key or why: %v", err)
+	}
+	e.clock.Advance(time.Minute)
+	if _, err := reader.DecryptItem(ctx, stored); err != nil {
+		t.Fatalf("replica Enabled: %v", err)
+	}
+}
+
+func TestKMSEncryptionContextOfSpecExample(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("us-west-2", false)
+	p := directKMS(t, e.client("us-west-2", 1), k)
+	enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "HashKeyOnly", PartitionKey: "hashKey", Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := enc.EncryptItem(ctx, map[string]types.AttributeValue{
+		"hashKey": &types.AttributeValueMemberS{Value: "Bar"},
+		"secret":  &types.AttributeValueMemberS{Value: "s"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.DecryptItem(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"*amzn-ddb-env-alg*": "AES/256", "*amzn-ddb-sig-alg*": "HmacSHA256/256", "hashKey": "Bar", "*aws-kms-table*": "HashKeyOnly"}
+	calls := e.fake.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("calls: %+v", calls)
+	}
+	for _, c := range calls {
+		if diff := cmp.Diff(want, c.EncryptionContext); diff != "" {
+			t.Errorf("%s encryption context (-spec +got):\n%s", c.Op, diff)
+		}
+	}
+	// The description the legacy clients expect.
+	desc, err := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey])
+	if err != nil || len(blob) == 0 {
+		t.Errorf("env-key is not base64: %v", err)
+	}
+	delete(desc, matdesc.EnvelopeKey)
+	wantDesc := map[string]string{
+		"aws-kms-ec-attr": "*keys*", "amzn-ddb-wrap-alg": "kms", "amzn-ddb-env-alg": "AES/256", "amzn-ddb-sig-alg": "HmacSHA256/256",
+		"amzn-ddb-map-sym-mode": "/CBC/PKCS5Padding", "amzn-ddb-map-signingAlg": "HmacSHA256",
+	}
+	if diff := cmp.Diff(wantDesc, desc); diff != "" {
+		t.Errorf("material description (-want +got):\n%s", diff)
+	}
+	if n := len(stored[actions.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 32 {
+		t.Errorf("signature is %d bytes, want 32", n)
+	}
+}
+
+// captureDecrypt records the Decrypt request and fails it.
+type captureDecrypt struct {
+	provider.KMSAPI
+	in *kms.DecryptInput
+}
+
+func (c *captureDecrypt) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...func(*kms.Options)) (*kms.DecryptOutput, error) {
+	c.in = in
+	return nil, errors.New("captured")
+}
+
+func TestKMSContextOfLegacyVectorItem(t *testing.T) {
+	// The Decrypt request for the Python client's KMS vector item
+	// HashKeyOnly/Bar carries the spec's example context and the blob.
+	root, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := testvectors.LoadScenarios(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, err := sc.Ciphertext("file://" + filepath.ToSlash(filepath.Join("ciphertext", "python", "aws-kms-direct-1.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bar map[string]types.AttributeValue
+	for _, it := range ct["HashKeyOnly"] {
+		if s, ok := it["hashKey"].(*types.AttributeValueMemberS); ok && s.Value == "Bar" {
+			bar = it
+		}
+	}
+	if bar == nil {
+		t.Fatal("no HashKeyOnly/Bar item in the KMS vectors")
+	}
+	capture := &captureDecrypt{}
+	p := directKMS(t, capture, "arn:aws:kms:us-west-2:658956600833:key/b3537ef1-d8dc-4780-9f5a-55776cbb2f7f")
+	enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "HashKeyOnly", PartitionKey: "hashKey", Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := enc.DecryptItem(context.Background(), bar); err == nil || capture.in == nil {
+		t.Fatalf("Decrypt not called: %v", err)
+	}
+	want := map[string]string{"*amzn-ddb-env-alg*": "AES/256", "*amzn-ddb-sig-alg*": "HmacSHA256/256", "hashKey": "Bar", "*aws-kms-table*": "HashKeyOnly"}
+	if diff := cmp.Diff(want, capture.in.EncryptionContext); diff != "" {
+		t.Errorf("encryption context (-spec +got):\n%s", diff)
+	}
+	if len(capture.in.CiphertextBlob) != 167 {
+		t.Errorf("blob is %d bytes, want the vectors' 167", len(capture.in.CiphertextBlob))
+	}
+}
+
+func TestNumericKeyLiteralInKMSContext(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("us-east-1", false)
+	enc := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), k))
+	item := customer("c")
+	item["sk"] = &types.AttributeValueMemberN{Value: "1.50E1"}
+	stored, err := enc.EncryptItem(ctx, item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := stored["sk"].(*types.AttributeValueMemberN).Value; got != "15" {
+		t.Errorf("stored sort key %q, want the canonical 15", got)
+	}
+	if got := e.fake.Calls()[0].EncryptionContext["sk"]; got != "15" {
+		t.Errorf("KMS context sort key %q, want 15 (what DynamoDB will return)", got)
+	}
+	if _, err := enc.DecryptItem(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKMSFaults(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("us-east-1", false)
+	encrypt := func(c *kms.Client) error {
+		_, err := encryptorFor(t, directKMS(t, c, k)).EncryptItem(ctx, customer("c"))
+		return err
+	}
+	// Throttling within the SDK's retries is invisible.
+	e.fake.Reset()
+	e.fake.Inject(fakekms.Fault{Op: "GenerateDataKey", Kind: fakekms.Throttle, N: 2})
+	if err := encrypt(e.client("us-east-1", 3)); err != nil {
+		t.Fatalf("throttled twice: %v", err)
+	}
+	if n := e.fake.Count("GenerateDataKey"); n != 3 {
+		t.Errorf("GenerateDataKey calls = %d, want 3 (two retries)", n)
+	}
+	// A 500 surfaces typed.
+	e.fake.Inject(fakekms.Fault{Kind: fakekms.Internal, N: 1})
+	err := encrypt(e.client("us-east-1", 1))
+	var internal *kmstypes.KMSInternalException
+	if !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &internal) {
+		t.Errorf("500: %v", err)
+	}
+	var de *ddbenc.Error
+	if !errors.As(err, &de) || de.Table != "Customers" || de.Op != "encrypt" {
+		t.Errorf("500: not a *ddbenc.Error naming the table: %v", err)
+	}
+	// A disabled key, then a key pending deletion.
+	if err := e.fake.SetKeyState(k, fakekms.StateDisabled); err != nil {
+		t.Fatal(err)
+	}
+	var disabled *kmstypes.DisabledException
+	if err := encrypt(e.client("us-east-1", 1)); !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &disabled) {
+		t.Errorf("disabled key: %v", err)
+	}
+	e.fake.SetKeyState(k, fakekms.StatePendingDeletion)
+	var invalidState *kmstypes.KMSInvalidStateException
+	if err := encrypt(e.client("us-east-1", 1)); !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &invalidState) {
+		t.Errorf("key pending deletion: %v", err)
+	}
+	// A cancelled context passes through untouched.
+	e.fake.SetKeyState(k, fakekms.StateEnabled)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), k)).EncryptItem(cctx, customer("c")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: %v", err)
+	}
+}
+
+func TestRegionPinnedToKeyARN(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("eu-west-1", false)
+	e.fake.Reset()
+	p := directKMS(t, e.client("us-west-2", 1), k, func(o *provider.DirectKMSOptions) { o.GrantTokens = []string{"grant-1"} })
+	stored, err := encryptorFor(t, p).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := encryptorFor(t, p).DecryptItem(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range e.fake.Calls() {
+		if c.Region != "eu-west-1" || len(c.GrantTokens) != 1 || c.GrantTokens[0] != "grant-1" {
+			t.Errorf("%s sent to %s with grant tokens %v; want eu-west-1 and grant-1", c.Op, c.Region, c.GrantTokens)
+		}
+	}
+}
+
+func TestKeyIDOrAliasNeedsOption(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	arn := e.fake.CreateKey("us-east-1", false)
+	id := arn[strings.LastIndex(arn, "/")+1:]
+	c := e.client("us-east-1", 1)
+	for _, bad := range []string{id, "alias/customers", "arn:aws:kms:us-east-1:111122223333:alias/customers", ""} {
+		if _, err := provider.NewDirectKMS(c, bad); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+			t.Errorf("NewDirectKMS(%q) = %v, want ErrInvalidConfig", bad, err)
+		}
+	}
+	p := directKMS(t, c, id, func(o *provider.DirectKMSOptions) { o.AllowKeyIDOrAlias = true })
+	stored, err := encryptorFor(t, p).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := encryptorFor(t, p).DecryptItem(ctx, stored); err != nil {
+		t.Fatalf("key id with AllowKeyIDOrAlias: %v", err)
+	}
+}
+
+func TestDirectKMSOptions(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("us-east-1", false)
+	c := e.client("us-east-1", 1)
+	for name, fn := range map[string]func(*provider.DirectKMSOptions){
+		"discovery without filter": func(o *provider.DirectKMSOptions) { o.Mode = provider.KMSDiscovery },
+		"unknown mode":             func(o *provider.DirectKMSOptions) { o.Mode = 9 },
+		"content DES":              func(o *provider.DirectKMSOptions) { o.ContentKeyAlgorithm = "DES/56" },
+		"content AES/100":          func(o *provider.DirectKMSOptions) { o.ContentKeyAlgorithm = "AES/100" },
+		"mac MD5":                  func(o *provider.DirectKMSOptions) { o.SigningAlgorithm = "HmacMD5/128" },
+		"mac short":                func(o *provider.DirectKMSOptions) { o.SigningAlgorithm = "HmacSHA256/64" },
+		"reserved description": func(o *provider.DirectKMSOptions) {
+			o.MaterialDescription = map[string]string{matdesc.WrapAlgorithm: "x"}
+		},
+	} {
+		if _, err := provider.NewDirectKMS(c, k, fn); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+			t.Errorf("%s: %v, want ErrInvalidConfig", name, err)
+		}
+	}
+	if _, err := provider.NewDirectKMS(nil, k); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+		t.Errorf("nil client: %v", err)
+	}
+	// Other descriptors round-trip and are bound into the KMS context.
+	p := directKMS(t, c, k, func(o *provider.DirectKMSOptions) {
+		o.ContentKeyAlgorithm, o.SigningAlgorithm = "AES/128", "HmacSHA512/512"
+		o.MaterialDescription = map[string]string{"app": "billing"}
+	})
+	e.fake.Reset()
+	stored, err := encryptorFor(t, p).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ec := e.fake.Calls()[0].EncryptionContext; ec["*amzn-ddb-env-alg*"] != "AES/128" || ec["*amzn-ddb-sig-alg*"] != "HmacSHA512/512" {
+		t.Errorf("context %v", ec)
+	}
+	desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if desc["app"] != "billing" || desc[matdesc.SigningAlgorithm] != "HmacSHA512" {
+		t.Errorf("description %v", desc)
+	}
+	if n := len(stored[actions.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 64 {
+		t.Errorf("HmacSHA512 signature is %d bytes", n)
+	}
+	// A reader with default options reads it: descriptors come from the item.
+	if _, err := encryptorFor(t, directKMS(t, c, k)).DecryptItem(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	// Items of other providers are refused before any KMS call.
+	e.fake.Reset()
+	delete(desc, matdesc.WrapAlgorithm)
+	stored[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	if _, err := encryptorFor(t, p).DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrWrongKey) || e.fake.Count("") != 0 {
+		t.Errorf("item without wrap-alg kms: %v, %d KMS calls", err, e.fake.Count(""))
+	}
+}
