@@ -24,7 +24,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
@@ -50,6 +52,7 @@ one item, or one per line with --jsonl; results go to stdout in the same format.
   ddbec encrypt --table T --partition-key pk [--sort-key sk] --actions '{"default":"encrypt_and_sign","attributes":{"a":"sign"}}'
                 --keys keys.json --provider static --encryption-key NAME --signing-key NAME
   ddbec decrypt (same flags; --verification-key NAME when the signing key is not symmetric)
+  ddbec encrypt|decrypt ... --provider kms --kms-key-arn ARN [--kms-endpoint URL] [--region R]
   ddbec inspect [--table T --partition-key pk --sort-key sk --actions ...]
 
 Exit status: 0 success, 1 verification or decryption failed, 2 usage or input error.
@@ -64,14 +67,15 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-type config struct {
-	cmd                                        string
-	table, partitionKey, sortKey, actionsArg   string
-	keysFile, providerKind                     string
-	encryptionKey, signingKey, verificationKey string
-	wrappingKey, unwrappingKey, ordering       string
-	jsonl                                      bool
-	allowPythonRounded                         bool
+type cliConfig struct {
+	cmd                                                  string
+	table, partitionKey, sortKey, actionsArg             string
+	keysFile, providerKind                               string
+	encryptionKey, signingKey, verificationKey           string
+	wrappingKey, unwrappingKey, ordering                 string
+	jsonl                                                bool
+	allowPythonRounded                                   bool
+	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -83,7 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
 	}
-	c := config{cmd: args[0]}
+	c := cliConfig{cmd: args[0]}
 	fs := flag.NewFlagSet("ddbec "+c.cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
@@ -92,12 +96,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.sortKey, "sort-key", "", "sort key attribute name, if the table has one")
 	fs.StringVar(&c.actionsArg, "actions", `{"default":"encrypt_and_sign"}`, "attribute actions as JSON, or @FILE")
 	fs.StringVar(&c.keysFile, "keys", "", "key file in the format of the legacy vectors' keys.json")
-	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static or wrapped")
+	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static, wrapped or kms")
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "static: AES content key name")
 	fs.StringVar(&c.signingKey, "signing-key", "", "HMAC key or RSA private key name")
 	fs.StringVar(&c.verificationKey, "verification-key", "", "HMAC key or RSA public key name (default: the signing key)")
 	fs.StringVar(&c.wrappingKey, "wrapping-key", "", "wrapped: AES key-encryption key or RSA public key name")
 	fs.StringVar(&c.unwrappingKey, "unwrapping-key", "", "wrapped: AES key-encryption key or RSA private key name (default: the wrapping key when it is AES)")
+	fs.StringVar(&c.kmsKeyARN, "kms-key-arn", "", "kms: key ARN (the local Region's replica of a multi-Region key)")
+	fs.StringVar(&c.kmsEndpoint, "kms-endpoint", "", "kms: endpoint URL (the fake KMS or another KMS-compatible server; default AWS)")
+	fs.StringVar(&c.region, "region", "", "kms: Region for the AWS configuration (calls always go to the key ARN's Region)")
+	fs.StringVar(&c.kmsMode, "kms-mode", "strict", "kms decrypt: strict, discovery or unchecked-legacy")
+	fs.StringVar(&c.kmsAccounts, "kms-discovery-accounts", "", "kms discovery: comma-separated account ids whose keys are accepted")
 	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
 	fs.BoolVar(&c.jsonl, "jsonl", false, "one item per line")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
@@ -130,7 +139,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // process reads every input item, transforms it and returns the whole output,
 // so that nothing is written when any item fails.
-func (c *config) process(stdin io.Reader) ([]byte, error) {
+func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 	acts, err := c.actions()
 	if err != nil {
 		return nil, usageError{err}
@@ -220,7 +229,7 @@ func lineErr(jsonl bool, line int, err error) error {
 	return fmt.Errorf("line %d: %w", line, err)
 }
 
-func (c *config) actions() (actions.Map, error) {
+func (c *cliConfig) actions() (actions.Map, error) {
 	raw := c.actionsArg
 	if name, ok := strings.CutPrefix(raw, "@"); ok {
 		b, err := os.ReadFile(name)
@@ -241,7 +250,7 @@ func (c *config) actions() (actions.Map, error) {
 	return m, nil
 }
 
-func (c *config) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	if c.table == "" || c.partitionKey == "" {
 		return nil, errors.New("--table and --partition-key are required")
 	}
@@ -269,7 +278,10 @@ func (c *config) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	})
 }
 
-func (c *config) provider() (ddbenc.MaterialsProvider, error) {
+func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
+	if c.providerKind == "kms" {
+		return c.kmsProvider()
+	}
 	if c.keysFile == "" {
 		return nil, errors.New("--keys is required")
 	}
@@ -332,7 +344,55 @@ func (c *config) provider() (ddbenc.MaterialsProvider, error) {
 		}
 		return provider.NewWrapped(wk, signer, verifier)
 	}
-	return nil, fmt.Errorf("--provider must be static or wrapped")
+	return nil, fmt.Errorf("--provider must be static, wrapped or kms")
+}
+
+// kmsProvider builds a DirectKMS provider from the default AWS configuration
+// (credentials from the environment, shared files, …), or for --kms-endpoint.
+func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
+	if c.kmsKeyARN == "" {
+		return nil, errors.New("--provider kms needs --kms-key-arn")
+	}
+	region := c.region
+	if region == "" {
+		// The provider pins every call to the ARN's Region anyway.
+		if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 3 {
+			region = parts[3]
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if c.kmsEndpoint != "" {
+			o.BaseEndpoint = &c.kmsEndpoint
+		}
+	})
+	var mode provider.KMSDecryptMode
+	switch c.kmsMode {
+	case "strict":
+		mode = provider.KMSStrict
+	case "discovery":
+		mode = provider.KMSDiscovery
+	case "unchecked-legacy":
+		mode = provider.KMSUncheckedLegacy
+	default:
+		return nil, errors.New("--kms-mode must be strict, discovery or unchecked-legacy")
+	}
+	return provider.NewDirectKMS(client, c.kmsKeyARN, func(o *provider.DirectKMSOptions) {
+		o.Mode = mode
+		if mode == provider.KMSDiscovery {
+			if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 1 {
+				o.Discovery.Partition = parts[1]
+			}
+			for _, a := range strings.Split(c.kmsAccounts, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					o.Discovery.Accounts = append(o.Discovery.Accounts, a)
+				}
+			}
+		}
+	})
 }
 
 // inspection is what inspect prints for one item: no values and no key
