@@ -14,10 +14,11 @@ fmt-check:
 
 build:
 	$(GO) build -o bin/ddbec ./cmd/ddbec
+	$(GO) build -o bin/fakekms ./cmd/fakekms
 
-## demo: encrypt an item with the CLI, inspect it, decrypt it (vector keys).
+## demo: MRK write in us-east-1 / read in us-west-2 with the fake KMS, then inspect (CLI).
 demo: build
-	@KEYS=$(KEYS) ./scripts/demo.sh
+	@KEYS=$(KEYS) BIN=bin ./scripts/demo.sh
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:

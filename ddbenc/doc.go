@@ -5,8 +5,8 @@
 //
 // An [Encryptor] serves one table. Each attribute gets an action from an
 // actions.Map: encrypted and signed, only signed, or left alone. Keys come
-// from a [MaterialsProvider] (package provider: static, wrapped and
-// asymmetric static providers).
+// from a [MaterialsProvider] (package provider: direct KMS bound to a regional
+// key ARN, static, wrapped and asymmetric static providers).
 //
 // # Security model
 //
@@ -53,7 +53,8 @@
 //
 // Every error about an item is an *[Error] naming the operation, table and
 // attribute and wrapping a sentinel ([ErrSignature], [ErrDecryption],
-// [ErrMissingAttribute], [ErrWrongKey], [ErrInvalidConfig], [ErrInvalidItem],
-// [ErrMalformed]). Errors never contain attribute values, plaintext or key
+// [ErrMissingAttribute], [ErrWrongKey], [ErrKeyUnavailable],
+// [ErrInvalidConfig], [ErrInvalidItem], [ErrMalformed]); KMS errors keep the
+// SDK error reachable with errors.As. Errors never contain attribute values, plaintext or key
 // material. Context cancellation and deadlines are returned unchanged.
 package ddbenc

@@ -1,7 +1,10 @@
-// Package provider implements materials providers for ddbenc: the static
-// symmetric provider, the wrapped (envelope) provider with AES key wrap or
-// RSA-OAEP, and the asymmetric static provider, all in the legacy DynamoDB
-// Encryption Client's format (spec §6).
+// Package provider implements materials providers for ddbenc, all in the
+// legacy DynamoDB Encryption Client's format (spec §6): the direct KMS
+// provider bound to one regional key ARN (NewDirectKMS: for a multi-Region
+// key, each Region's writer or reader uses its local replica's ARN and never
+// calls another Region), the static symmetric provider, the wrapped
+// (envelope) provider with AES key wrap or RSA-OAEP, and the asymmetric
+// static provider.
 package provider
 
 import (

@@ -1,17 +1,40 @@
 #!/usr/bin/env bash
-# Encrypts one item with the ddbec CLI, shows what is stored and what inspect
-# reveals, then decrypts it. Uses the legacy vectors' keys (never use them for
-# real data).
+# The story without DynamoDB (the global-table demo with DynamoDB Local comes
+# with issue 4): a writer in us-east-1 encrypts an item with the primary of a
+# multi-Region KMS key, a reader in us-west-2 decrypts it with the replica, and
+# the fake KMS shows that the reader never called us-east-1. Then the same with
+# the static vector keys and inspect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BIN=${BIN:-bin}
 KEYS=${KEYS:-testdata/vectors/legacy/encrypted_item/keys.json}
-BIN=${BIN:-bin/ddbec}
 ACTIONS='{"default":"encrypt_and_sign","attributes":{"plan":"sign"}}'
 ITEM='{"customer_id":{"S":"c-42"},"email":{"S":"ada@example.com"},"plan":{"S":"pro"}}'
-common=(--table Customers --partition-key customer_id --actions "$ACTIONS" --keys "$KEYS" --provider wrapped)
+table=(--table Customers --partition-key customer_id --actions "$ACTIONS")
 
-echo "plaintext: $ITEM"
-stored=$(echo "$ITEM" | "$BIN" encrypt "${common[@]}" --wrapping-key rsaEncPub --signing-key rsaSignPriv)
-echo "stored:    ${stored:0:160}..."
-echo "inspect:   $(echo "$stored" | "$BIN" inspect --partition-key customer_id --actions "$ACTIONS")"
-echo "decrypted: $(echo "$stored" | "$BIN" decrypt "${common[@]}" --unwrapping-key rsaEncPriv --verification-key rsaSignPub)"
+# Fake KMS with one MRK: primary in us-east-1, replica in us-west-2.
+tmp=$(mktemp -d)
+trap 'kill $kms_pid 2>/dev/null || true; rm -rf "$tmp"' EXIT
+echo '[{"region":"us-east-1","multi_region":true,"replicas":["us-west-2"]}]' > "$tmp/keys.json"
+"$BIN/fakekms" -seed demo -keys "$tmp/keys.json" > "$tmp/ready" &
+kms_pid=$!
+for _ in $(seq 50); do [ -s "$tmp/ready" ] && break; sleep 0.1; done
+endpoint=$(sed -E 's/.*"endpoint":"([^"]+)".*/\1/' "$tmp/ready")
+primary=$(sed -E 's/.*"keys":\["([^"]+)","([^"]+)".*/\1/' "$tmp/ready")
+replica=$(sed -E 's/.*"keys":\["([^"]+)","([^"]+)".*/\2/' "$tmp/ready")
+export AWS_ACCESS_KEY_ID=fake AWS_SECRET_ACCESS_KEY=fake AWS_EC2_METADATA_DISABLED=true
+kms=(--provider kms --kms-endpoint "$endpoint")
+
+echo "== multi-Region key: write in us-east-1, read in us-west-2 (fake KMS at $endpoint)"
+echo "plaintext:           $ITEM"
+stored=$(echo "$ITEM" | "$BIN/ddbec" encrypt "${table[@]}" "${kms[@]}" --kms-key-arn "$primary")
+echo "stored (us-east-1):  ${stored:0:150}..."
+echo "read with replica:   $(echo "$stored" | "$BIN/ddbec" decrypt "${table[@]}" "${kms[@]}" --kms-key-arn "$replica")"
+echo "  writer key: $primary"
+echo "  reader key: $replica"
+
+echo
+echo "== static vector keys, RSA-wrapped content key, and inspect"
+stored=$(echo "$ITEM" | "$BIN/ddbec" encrypt "${table[@]}" --keys "$KEYS" --provider wrapped --wrapping-key rsaEncPub --signing-key rsaSignPriv)
+echo "inspect:   $(echo "$stored" | "$BIN/ddbec" inspect --partition-key customer_id --actions "$ACTIONS")"
+echo "decrypted: $(echo "$stored" | "$BIN/ddbec" decrypt "${table[@]}" --keys "$KEYS" --provider wrapped --unwrapping-key rsaEncPriv --verification-key rsaSignPub)"
