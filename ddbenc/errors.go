@@ -42,7 +42,11 @@ type Error struct {
 	Op        string // "encrypt", "decrypt", "new encryptor"
 	Table     string
 	Attribute string // empty when the error concerns the whole item
-	Err       error  // wraps at least one sentinel
+	// Key is the item's primary key (DynamoDB JSON) when the error concerns
+	// one of several items (Query, Scan, batch and transaction calls). Key
+	// values are stored in plaintext.
+	Key string
+	Err error // wraps at least one sentinel
 }
 
 func (e *Error) Error() string {
@@ -52,6 +56,10 @@ func (e *Error) Error() string {
 	if e.Table != "" {
 		b.WriteString(" table ")
 		b.WriteString(strconv.Quote(e.Table))
+	}
+	if e.Key != "" {
+		b.WriteString(" item ")
+		b.WriteString(e.Key)
 	}
 	if e.Attribute != "" {
 		b.WriteString(" attribute ")
