@@ -2,7 +2,7 @@ GO       ?= go
 FUZZTIME ?= 30s
 KEYS     := testdata/vectors/legacy/encrypted_item/keys.json
 
-.PHONY: test demo fuzz fmt-check build
+.PHONY: test demo demo-cli fuzz fmt-check build
 
 ## test: gofmt check, go vet, and every test with the race detector.
 test: fmt-check
@@ -16,8 +16,12 @@ build:
 	$(GO) build -o bin/ddbec ./cmd/ddbec
 	$(GO) build -o bin/fakekms ./cmd/fakekms
 
-## demo: MRK write in us-east-1 / read in us-west-2 with the fake KMS, then inspect (CLI).
-demo: build
+## demo: the global-table story (examples/globaltable) with DynamoDB Local and the fake KMS.
+demo:
+	$(GO) run ./examples/globaltable
+
+## demo-cli: the same MRK story through the ddbec CLI and the fakekms binary, then inspect.
+demo-cli: build
 	@KEYS=$(KEYS) BIN=bin ./scripts/demo.sh
 
 ## fuzz: run each fuzz target for FUZZTIME.

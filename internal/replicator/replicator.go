@@ -1,0 +1,243 @@
+// Package replicator simulates DynamoDB global-table replication between two
+// Regions of DynamoDB Local (which has no global tables): it reads the source
+// table's stream and writes each new image, byte for byte, into the
+// same-named table of the destination Region, and deletes removed items. It
+// never decrypts anything. Running one replicator each way gives both
+// directions; a write that changes nothing is not applied again, so an item
+// does not bounce between Regions.
+package replicator
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
+	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
+
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+// Replicator copies one table's changes from a source to a destination Region.
+type Replicator struct {
+	table   string
+	src     *dynamodb.Client
+	streams *dynamodbstreams.Client
+	dst     *dynamodb.Client
+	poll    time.Duration
+
+	mu       sync.Mutex
+	applied  int
+	err      error
+	cancel   context.CancelFunc
+	done     chan struct{}
+	lastPoll time.Time
+}
+
+// Start begins replicating table (which must have a stream with new images)
+// from src to dst. Stop it with Stop.
+func Start(ctx context.Context, table string, src *dynamodb.Client, streams *dynamodbstreams.Client, dst *dynamodb.Client) (*Replicator, error) {
+	d, err := src.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	if err != nil {
+		return nil, err
+	}
+	if d.Table.LatestStreamArn == nil {
+		return nil, fmt.Errorf("replicator: table %s has no stream", table)
+	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &Replicator{table: table, src: src, streams: streams, dst: dst, poll: 50 * time.Millisecond, cancel: cancel, done: make(chan struct{})}
+	go r.run(ctx, *d.Table.LatestStreamArn)
+	return r, nil
+}
+
+// Stop stops replication and returns the first error it met, if any.
+func (r *Replicator) Stop() error {
+	r.cancel()
+	<-r.done
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// Applied returns how many records were written to the destination.
+func (r *Replicator) Applied() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.applied
+}
+
+func (r *Replicator) run(ctx context.Context, streamARN string) {
+	defer close(r.done)
+	iterators := map[string]*string{} // shard id → next iterator; nil when closed
+	for {
+		if err := r.refreshShards(ctx, streamARN, iterators); err != nil && ctx.Err() == nil {
+			r.fail(err)
+			return
+		}
+		for shard, it := range iterators {
+			if it == nil {
+				continue
+			}
+			out, err := r.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				r.fail(err)
+				return
+			}
+			for _, rec := range out.Records {
+				if err := r.apply(ctx, rec); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					r.fail(err)
+					return
+				}
+			}
+			iterators[shard] = out.NextShardIterator
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(r.poll):
+		}
+	}
+}
+
+func (r *Replicator) fail(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.err == nil {
+		r.err = fmt.Errorf("replicator %s: %w", r.table, err)
+	}
+}
+
+func (r *Replicator) refreshShards(ctx context.Context, arn string, iterators map[string]*string) error {
+	var start *string
+	for {
+		out, err := r.streams.DescribeStream(ctx, &dynamodbstreams.DescribeStreamInput{StreamArn: &arn, ExclusiveStartShardId: start})
+		if err != nil {
+			return err
+		}
+		for _, sh := range out.StreamDescription.Shards {
+			id := *sh.ShardId
+			if _, known := iterators[id]; known {
+				continue
+			}
+			it, err := r.streams.GetShardIterator(ctx, &dynamodbstreams.GetShardIteratorInput{
+				StreamArn: &arn, ShardId: sh.ShardId, ShardIteratorType: stypes.ShardIteratorTypeTrimHorizon,
+			})
+			if err != nil {
+				return err
+			}
+			iterators[id] = it.ShardIterator
+		}
+		if out.StreamDescription.LastEvaluatedShardId == nil {
+			return nil
+		}
+		start = out.StreamDescription.LastEvaluatedShardId
+	}
+}
+
+func (r *Replicator) apply(ctx context.Context, rec stypes.Record) error {
+	if rec.Dynamodb == nil {
+		return nil
+	}
+	keys := convertItem(rec.Dynamodb.Keys)
+	switch rec.EventName {
+	case stypes.OperationTypeInsert, stypes.OperationTypeModify:
+		if rec.Dynamodb.NewImage == nil {
+			return errors.New("stream has no new images (use StreamViewType NEW_IMAGE or NEW_AND_OLD_IMAGES)")
+		}
+		img := convertItem(rec.Dynamodb.NewImage)
+		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: ptr(true)})
+		if err != nil {
+			return err
+		}
+		if sameItem(cur.Item, img) {
+			return nil // already there: our own echo from the other direction
+		}
+		if _, err := r.dst.PutItem(ctx, &dynamodb.PutItemInput{TableName: &r.table, Item: img}); err != nil {
+			return err
+		}
+	case stypes.OperationTypeRemove:
+		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: ptr(true)})
+		if err != nil {
+			return err
+		}
+		if cur.Item == nil {
+			return nil
+		}
+		if _, err := r.dst.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &r.table, Key: keys}); err != nil {
+			return err
+		}
+	default:
+		return nil
+	}
+	r.mu.Lock()
+	r.applied++
+	r.mu.Unlock()
+	return nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// sameItem compares two items by their canonical serialization (sets and
+// maps sorted, numbers canonical), so that set order does not matter.
+func sameItem(a, b map[string]types.AttributeValue) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	sa, errA := signing.Serialize(&types.AttributeValueMemberM{Value: a}, signing.JavaOrdering)
+	sb, errB := signing.Serialize(&types.AttributeValueMemberM{Value: b}, signing.JavaOrdering)
+	return errA == nil && errB == nil && bytes.Equal(sa, sb)
+}
+
+func convertItem(m map[string]stypes.AttributeValue) map[string]types.AttributeValue {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]types.AttributeValue, len(m))
+	for k, v := range m {
+		out[k] = convert(v)
+	}
+	return out
+}
+
+// convert copies a Streams attribute value into the DynamoDB type, byte for
+// byte.
+func convert(v stypes.AttributeValue) types.AttributeValue {
+	switch x := v.(type) {
+	case *stypes.AttributeValueMemberS:
+		return &types.AttributeValueMemberS{Value: x.Value}
+	case *stypes.AttributeValueMemberN:
+		return &types.AttributeValueMemberN{Value: x.Value}
+	case *stypes.AttributeValueMemberB:
+		return &types.AttributeValueMemberB{Value: x.Value}
+	case *stypes.AttributeValueMemberBOOL:
+		return &types.AttributeValueMemberBOOL{Value: x.Value}
+	case *stypes.AttributeValueMemberNULL:
+		return &types.AttributeValueMemberNULL{Value: x.Value}
+	case *stypes.AttributeValueMemberSS:
+		return &types.AttributeValueMemberSS{Value: x.Value}
+	case *stypes.AttributeValueMemberNS:
+		return &types.AttributeValueMemberNS{Value: x.Value}
+	case *stypes.AttributeValueMemberBS:
+		return &types.AttributeValueMemberBS{Value: x.Value}
+	case *stypes.AttributeValueMemberL:
+		l := make([]types.AttributeValue, len(x.Value))
+		for i, e := range x.Value {
+			l[i] = convert(e)
+		}
+		return &types.AttributeValueMemberL{Value: l}
+	case *stypes.AttributeValueMemberM:
+		return &types.AttributeValueMemberM{Value: convertItem(x.Value)}
+	}
+	return nil
+}
