@@ -119,12 +119,12 @@ func wrapped(t *testing.T, table string, optFns ...func(*ddbenc.ClientOptions)) 
 
 func item(pk string, sk int, secret string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
-		"pk":     &types.AttributeValueMemberS{Value: pk},
-		"sk":     &types.AttributeValueMemberN{Value: fmt.Sprint(sk)},
-		"secret": &types.AttributeValueMemberS{Value: secret},
-		"tags":   &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
-		"status": &types.AttributeValueMemberS{Value: "active"},
-		"pageviews":  &types.AttributeValueMemberN{Value: "0"},
+		"pk":        &types.AttributeValueMemberS{Value: pk},
+		"sk":        &types.AttributeValueMemberN{Value: fmt.Sprint(sk)},
+		"secret":    &types.AttributeValueMemberS{Value: secret},
+		"tags":      &types.AttributeValueMemberSS{Value: []string{"a", "b"}},
+		"status":    &types.AttributeValueMemberS{Value: "active"},
+		"pageviews": &types.AttributeValueMemberN{Value: "0"},
 	}
 }
 
