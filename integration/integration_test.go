@@ -32,6 +32,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The tests use the in-process fake KMS's hooks (counters, key states).
+	os.Unsetenv(localenv.EnvKMSEndpoint)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	env, startErr = localenv.Start(ctx)
 	cancel()

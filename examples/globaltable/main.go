@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -97,7 +98,11 @@ func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion st
 		}
 		east = region{localenv.East, env.DynamoDB(localenv.East), env.KMSClient(localenv.East), env.PrimaryARN}
 		west = region{localenv.West, env.DynamoDB(localenv.West), env.KMSClient(localenv.West), env.ReplicaARN}
-		wrongKey = env.KMS.CreateKey(localenv.West, true) // another MRK of the same account
+		other, err := west.kms.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)}) // another MRK of the same account
+		if err != nil {
+			return err
+		}
+		wrongKey = *other.KeyMetadata.Arn
 		fmt.Printf("DynamoDB Local %s, fake KMS %s\n", env.DDB.Endpoint, env.KMSEndpoint)
 	} else {
 		if table == "" || eastKey == "" || westKey == "" {
@@ -140,7 +145,7 @@ func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion st
 	if err := story(ctx, table, id+"-b", west, east, timeout); err != nil {
 		return err
 	}
-	if env != nil {
+	if env != nil && env.KMS != nil {
 		fmt.Println("\nKMS calls per Region (fake KMS counters):")
 		counts := map[string]int{}
 		for _, c := range env.KMS.Calls() {

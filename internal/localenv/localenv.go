@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,12 +41,32 @@ type Env struct {
 	reps      []*replicator.Replicator
 }
 
+// EnvKMSEndpoint names a running fake KMS (e.g. the docker-compose one) to
+// use instead of an in-process one; then Env.KMS is nil.
+const EnvKMSEndpoint = "DDBEC_KMS_ENDPOINT"
+
 // Start starts DynamoDB Local (or reaches DDBEC_DYNAMODB_ENDPOINT) and the
-// fake KMS, and creates the multi-Region key.
+// fake KMS (or reaches DDBEC_KMS_ENDPOINT), and creates the multi-Region key.
 func Start(ctx context.Context) (*Env, error) {
 	ddb, err := ddblocal.Start(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if ep := os.Getenv(EnvKMSEndpoint); ep != "" {
+		e := &Env{DDB: ddb, KMSEndpoint: ep}
+		created, err := e.KMSClient(East).CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+		if err != nil {
+			ddb.Stop()
+			return nil, fmt.Errorf("localenv: %s=%s: %w", EnvKMSEndpoint, ep, err)
+		}
+		e.PrimaryARN = *created.KeyMetadata.Arn
+		rep, err := e.KMSClient(East).ReplicateKey(ctx, &kms.ReplicateKeyInput{KeyId: created.KeyMetadata.KeyId, ReplicaRegion: aws.String(West)})
+		if err != nil {
+			ddb.Stop()
+			return nil, err
+		}
+		e.ReplicaARN = *rep.ReplicaKeyMetadata.Arn
+		return e, nil
 	}
 	e := &Env{DDB: ddb, KMS: fakekms.New(fakekms.Options{Seed: []byte("ddbec-localenv")})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
