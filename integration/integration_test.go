@@ -636,3 +636,123 @@ func TestEncryptionFailureWritesNothing(t *testing.T) {
 		t.Error("an item was written")
 	}
 }
+
+// partialBatches forwards to DynamoDB Local but processes only the first
+// request of each batch, reporting the rest as unprocessed, as DynamoDB does
+// when a batch is throttled.
+type partialBatches struct{ *dynamodb.Client }
+
+func (p partialBatches) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
+	first := *in
+	first.RequestItems = map[string][]types.WriteRequest{}
+	unprocessed := map[string][]types.WriteRequest{}
+	for table, wrs := range in.RequestItems {
+		first.RequestItems[table] = wrs[:1]
+		if len(wrs) > 1 {
+			unprocessed[table] = wrs[1:]
+		}
+	}
+	out, err := p.Client.BatchWriteItem(ctx, &first, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	out.UnprocessedItems = unprocessed
+	return out, nil
+}
+
+func (p partialBatches) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	first := *in
+	first.RequestItems = map[string]types.KeysAndAttributes{}
+	unprocessed := map[string]types.KeysAndAttributes{}
+	for table, ka := range in.RequestItems {
+		rest := ka
+		ka.Keys, rest.Keys = ka.Keys[:1], ka.Keys[1:]
+		first.RequestItems[table] = ka
+		if len(rest.Keys) > 0 {
+			unprocessed[table] = rest
+		}
+	}
+	out, err := p.Client.BatchGetItem(ctx, &first, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	out.UnprocessedKeys = unprocessed
+	return out, nil
+}
+
+func TestUnprocessedBatchesComeBackAsTheCallersRequests(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	table := newTable(t)
+	ddb, _ := plain(localenv.East)
+	c, err := ddbenc.NewClient(partialBatches{ddb}, []ddbenc.TableConfig{{
+		TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var writes []types.WriteRequest
+	for i := range 3 {
+		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: item("un", i, fmt.Sprint("plain-", i))}})
+	}
+	// Retry the way callers do: send UnprocessedItems again until none remain.
+	req := map[string][]types.WriteRequest{table: writes}
+	for rounds := 0; len(req) > 0; rounds++ {
+		if rounds > 5 {
+			t.Fatal("unprocessed items never drained")
+		}
+		out, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: req})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, wr := range out.UnprocessedItems[table] {
+			s, ok := wr.PutRequest.Item["secret"].(*types.AttributeValueMemberS)
+			if !ok || !strings.HasPrefix(s.Value, "plain-") || wr.PutRequest.Item[actions.SignatureAttribute] != nil {
+				t.Fatalf("unprocessed item is not the caller's plaintext: %v", avtest.NormalizeItem(wr.PutRequest.Item))
+			}
+		}
+		req = out.UnprocessedItems
+	}
+	keys := []map[string]types.AttributeValue{keyOf("un", 0), keyOf("un", 1), keyOf("un", 2)}
+	get := map[string]types.KeysAndAttributes{table: {Keys: keys, ProjectionExpression: aws.String("secret")}}
+	var got []map[string]types.AttributeValue
+	for rounds := 0; len(get) > 0; rounds++ {
+		if rounds > 5 {
+			t.Fatal("unprocessed keys never drained")
+		}
+		out, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: get})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, out.Responses[table]...)
+		if ka, ok := out.UnprocessedKeys[table]; ok && deref(ka.ProjectionExpression) != "secret" {
+			t.Fatalf("unprocessed keys lost the caller's projection: %+v", ka)
+		}
+		get = out.UnprocessedKeys
+	}
+	if len(got) != 3 {
+		t.Fatalf("got %d items", len(got))
+	}
+	for _, it := range got {
+		if len(it) != 1 || !strings.HasPrefix(it["secret"].(*types.AttributeValueMemberS).Value, "plain-") {
+			t.Errorf("item %v", avtest.NormalizeItem(it))
+		}
+	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+func TestDescribeTablePassesThrough(t *testing.T) {
+	need(t)
+	table := newTable(t)
+	c, _, cnt := wrapped(t, table)
+	out, err := c.DescribeTable(context.Background(), &dynamodb.DescribeTableInput{TableName: &table})
+	if err != nil || deref(out.Table.TableName) != table || cnt.n.Load() != 1 {
+		t.Fatalf("DescribeTable: %v, %d requests", err, cnt.n.Load())
+	}
+}
