@@ -3,6 +3,14 @@
 // Python 3.x): items those clients wrote can be read here, and items written
 // here can be read by them.
 //
+// A [Client] wraps a *dynamodb.Client with the same method signatures:
+// PutItem, GetItem, Query, Scan, BatchGetItem, BatchWriteItem, DeleteItem,
+// UpdateItem, TransactWriteItems and TransactGetItems encrypt on the way in and
+// verify and decrypt on the way out; calls that cannot be made safely
+// (expressions on encrypted attributes, updates of signed attributes, PartiQL)
+// fail with ErrUnsupportedOperation before any request. Tables without a
+// TableConfig fail with ErrUnknownTable unless passed through explicitly.
+//
 // An [Encryptor] serves one table. Each attribute gets an action from an
 // actions.Map: encrypted and signed, only signed, or left alone. Keys come
 // from a [MaterialsProvider] (package provider: direct KMS bound to a regional
