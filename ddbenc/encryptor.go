@@ -145,13 +145,19 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 			return nil, e.err(op, r, fmt.Errorf("%w: reserved attribute name in plaintext item", ErrInvalidItem))
 		}
 	}
-	plain := maps.Clone(item)
+	// Numeric keys are stored canonical; clone the item only if one changes.
+	plain, cloned := item, false
 	for _, k := range e.keyNames() {
-		v, err := canonicalKey(plain[k])
+		v, err := canonicalKey(item[k])
 		if err != nil {
 			return nil, e.err(op, k, err)
 		}
-		plain[k] = v
+		if v != item[k] {
+			if !cloned {
+				plain, cloned = maps.Clone(item), true
+			}
+			plain[k] = v
+		}
 	}
 
 	mats, err := e.cfg.Provider.EncryptionMaterials(ctx, e.context(plain, map[string]string{}))
@@ -163,11 +169,11 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	}
 	desc := maps.Clone(mats.MaterialDescription)
 	if desc == nil {
-		desc = map[string]string{}
+		desc = make(map[string]string, 2)
 	}
 
 	out := make(map[string]types.AttributeValue, len(plain)+2)
-	var encrypted []string
+	encrypted := make([]string, 0, len(plain))
 	for name, v := range plain {
 		if e.acts.Get(name) == actions.EncryptAndSign {
 			encrypted = append(encrypted, name)
@@ -190,13 +196,19 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		if _, err := rand.Read(ivs); err != nil {
 			return nil, e.err(op, "", err)
 		}
-		var buf []byte
+		var mode cipher.BlockMode
 		for i, name := range encrypted {
-			buf, err = signing.AppendSerialized(buf[:0], plain[name], e.opts.Ordering)
+			iv := ivs[i*aes.BlockSize : (i+1)*aes.BlockSize]
+			if mode == nil {
+				mode = cipher.NewCBCEncrypter(block, iv)
+			} else {
+				mode.(ivSetter).SetIV(iv)
+			}
+			ct, err := e.encryptValue(mode, iv, plain[name])
 			if err != nil {
 				return nil, e.err(op, name, fmt.Errorf("%w: %w", ErrInvalidItem, err))
 			}
-			out[name] = &types.AttributeValueMemberB{Value: encryptCBC(block, ivs[i*aes.BlockSize:(i+1)*aes.BlockSize], buf)}
+			out[name] = &types.AttributeValueMemberB{Value: ct}
 		}
 	}
 
@@ -248,25 +260,51 @@ func canonicalKey(v types.AttributeValue) (types.AttributeValue, error) {
 	return v, nil
 }
 
-func encryptCBC(block cipher.Block, iv, plaintext []byte) []byte {
-	pad := aes.BlockSize - len(plaintext)%aes.BlockSize
-	out := make([]byte, aes.BlockSize+len(plaintext)+pad)
+// ivSetter is implemented by the standard library's CBC modes: one mode per
+// item serves every attribute.
+type ivSetter interface{ SetIV([]byte) }
+
+// encryptValue serializes v and encrypts it: IV || AES-CBC(PKCS#7). The
+// serialization is written straight into the ciphertext buffer.
+func (e *Encryptor) encryptValue(mode cipher.BlockMode, iv []byte, v types.AttributeValue) ([]byte, error) {
+	n := serializedSizeHint(v)
+	out := make([]byte, aes.BlockSize, aes.BlockSize+n+aes.BlockSize)
 	copy(out, iv)
-	body := out[aes.BlockSize:]
-	copy(body, plaintext)
-	for i := len(plaintext); i < len(body); i++ {
-		body[i] = byte(pad)
+	out, err := signing.AppendSerialized(out, v, e.opts.Ordering)
+	if err != nil {
+		return nil, err
 	}
-	cipher.NewCBCEncrypter(block, iv).CryptBlocks(body, body)
-	return out
+	pad := aes.BlockSize - (len(out)-aes.BlockSize)%aes.BlockSize
+	for range pad {
+		out = append(out, byte(pad))
+	}
+	mode.CryptBlocks(out[aes.BlockSize:], out[aes.BlockSize:])
+	return out, nil
 }
 
-func decryptCBC(block cipher.Block, ct []byte) ([]byte, bool) {
+// serializedSizeHint is the serialized size of strings, binaries and
+// numbers (6 bytes of tag and length plus the value), a guess otherwise.
+func serializedSizeHint(v types.AttributeValue) int {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberS:
+		return 6 + len(x.Value)
+	case *types.AttributeValueMemberB:
+		return 6 + len(x.Value)
+	case *types.AttributeValueMemberN:
+		return 6 + len(x.Value)
+	}
+	return 64
+}
+
+// decryptCBC decrypts IV || ciphertext into scratch (at least len(ct)
+// bytes) and returns the unpadded plaintext, which aliases scratch.
+func decryptCBC(mode cipher.BlockMode, ct, scratch []byte) ([]byte, bool) {
 	if len(ct) < 2*aes.BlockSize || len(ct)%aes.BlockSize != 0 {
 		return nil, false
 	}
-	body := make([]byte, len(ct)-aes.BlockSize)
-	cipher.NewCBCDecrypter(block, ct[:aes.BlockSize]).CryptBlocks(body, ct[aes.BlockSize:])
+	body := scratch[:len(ct)-aes.BlockSize]
+	mode.(ivSetter).SetIV(ct[:aes.BlockSize])
+	mode.CryptBlocks(body, ct[aes.BlockSize:])
 	pad := int(body[len(body)-1])
 	if pad == 0 || pad > aes.BlockSize {
 		return nil, false
@@ -307,7 +345,7 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 		return nil, e.err(op, actions.SignatureAttribute, fmt.Errorf("%w: signature is not binary", ErrMalformed))
 	}
 	stored := make(map[string]types.AttributeValue, len(item))
-	var encrypted []string
+	encrypted := make([]string, 0, len(item))
 	for name, v := range item {
 		if name == actions.SignatureAttribute || name == actions.MaterialDescriptionAttribute {
 			continue
@@ -366,12 +404,20 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	if err != nil {
 		return nil, e.err(op, "", fmt.Errorf("%w: content key is not a valid AES key", ErrDecryption))
 	}
+	// One plaintext buffer for the item: Deserialize copies values out.
+	total := 0
 	for _, name := range encrypted {
 		ct, ok := stored[name].(*types.AttributeValueMemberB)
 		if !ok {
 			return nil, e.err(op, name, fmt.Errorf("%w: encrypted attribute is not binary", ErrDecryption))
 		}
-		pt, ok := decryptCBC(block, ct.Value)
+		total = max(total, len(ct.Value))
+	}
+	scratch := make([]byte, max(total, 2*aes.BlockSize))
+	mode := cipher.NewCBCDecrypter(block, scratch[:aes.BlockSize])
+	for _, name := range encrypted {
+		ct := stored[name].(*types.AttributeValueMemberB)
+		pt, ok := decryptCBC(mode, ct.Value, scratch)
 		if !ok {
 			return nil, e.err(op, name, ErrDecryption)
 		}
@@ -390,36 +436,38 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 // of the stored data, except the rounding, which is opt-in. Variants that give
 // the same string to sign are verified once.
 func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, alg string, v signing.Verifier) error {
-	variants := []func() ([]byte, error){
-		func() ([]byte, error) {
-			return signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering)
-		},
-		func() ([]byte, error) {
-			return signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering.Other())
-		},
-	}
-	if e.opts.AllowPythonRoundedNumbers {
-		variants = append(variants, func() ([]byte, error) { return signing.StringToSignLegacyPython(e.signedTable, stored, e.acts.Get) })
-	}
-	var tried [][]byte
+	const variants = 3 // configured ordering, the other one, legacy Python rounding
+	var tried [variants][]byte
 	var encodeErr, verifyErr error
-	for _, variant := range variants {
-		sts, err := variant()
+	for i := range variants {
+		var sts []byte
+		var err error
+		switch i {
+		case 0:
+			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering)
+		case 1:
+			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering.Other())
+		case 2:
+			if !e.opts.AllowPythonRoundedNumbers {
+				continue
+			}
+			sts, err = signing.StringToSignLegacyPython(e.signedTable, stored, e.acts.Get)
+		}
 		if err != nil {
 			encodeErr = cmp.Or(encodeErr, err)
 			continue
 		}
-		if slices.ContainsFunc(tried, func(b []byte) bool { return bytes.Equal(b, sts) }) {
+		if slices.ContainsFunc(tried[:i], func(b []byte) bool { return bytes.Equal(b, sts) }) {
 			continue
 		}
-		tried = append(tried, sts)
+		tried[i] = sts
 		if err := v.Verify(sts, sig, alg); err == nil {
 			return nil
 		} else {
 			verifyErr = cmp.Or(verifyErr, err)
 		}
 	}
-	if len(tried) == 0 {
+	if verifyErr == nil {
 		// No variant can encode a stored value: name it.
 		var ae *signing.AttributeError
 		if errors.As(encodeErr, &ae) {

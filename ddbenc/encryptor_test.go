@@ -818,3 +818,23 @@ func TestContextErrorsPassThrough(t *testing.T) {
 		t.Errorf("DecryptItem = %v, %v; want context.Canceled", out, err)
 	}
 }
+
+func TestShortEncryptedValueIsAnError(t *testing.T) {
+	// A validly signed item whose encrypted attribute is too short to be
+	// ciphertext (only its writer could produce one): an error, not a panic.
+	ctx := context.Background()
+	p := providers(t)["static-hmac"]
+	e := newEncryptor(t, p, testActions)
+	stored := storedItem(t, e)
+	stored["secret"] = &types.AttributeValueMemberB{Value: []byte{1, 2, 3}}
+	acts, _ := testActions.ForKeys(pk, sk)
+	sts, err := signing.StringToSign("T", stored, acts.Get, signing.JavaOrdering)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sig, _ := mustHMAC(t, macKey).Sign(sts)
+	stored[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
+	if got, err := e.DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrDecryption) || got != nil {
+		t.Fatalf("short ciphertext: %v, %v", got != nil, err)
+	}
+}

@@ -23,7 +23,7 @@ func Deserialize(data []byte) (types.AttributeValue, error) {
 	if len(data) == 0 {
 		return nil, malformedError("empty input")
 	}
-	d := decoder{data: data}
+	d := &decoder{data: data}
 	av, err := d.value(0)
 	if err != nil {
 		return nil, err

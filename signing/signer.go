@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"sync"
 )
 
 // ErrInvalidSignature is returned by every Verifier when a signature does not
@@ -37,11 +38,13 @@ type Verifier interface {
 	Verify(msg, sig []byte, algorithm string) error
 }
 
-// HMAC signs and verifies with a MAC key. It implements Signer and Verifier.
+// HMAC signs and verifies with a MAC key. It implements Signer and Verifier
+// and is safe for concurrent use.
 type HMAC struct {
 	alg  string
 	hash func() hash.Hash
 	key  []byte
+	pool sync.Pool // keyed hmac states, reset before use
 }
 
 var hmacHashes = map[string]func() hash.Hash{
@@ -62,7 +65,18 @@ func NewHMAC(algorithm string, key []byte) (*HMAC, error) {
 	if len(key) == 0 {
 		return nil, fmt.Errorf("%w: empty MAC key", ErrInvalidKey)
 	}
-	return &HMAC{alg: algorithm, hash: h, key: append([]byte{}, key...)}, nil
+	k := &HMAC{alg: algorithm, hash: h, key: append([]byte{}, key...)}
+	k.pool.New = func() any { return hmac.New(k.hash, k.key) }
+	return k, nil
+}
+
+func (k *HMAC) mac(msg []byte) []byte {
+	m := k.pool.Get().(hash.Hash)
+	m.Reset()
+	m.Write(msg)
+	sum := m.Sum(nil)
+	k.pool.Put(m)
+	return sum
 }
 
 // Algorithm returns the MAC algorithm name, e.g. "HmacSHA256".
@@ -70,16 +84,12 @@ func (k *HMAC) Algorithm() string { return k.alg }
 
 // Sign returns the MAC of msg.
 func (k *HMAC) Sign(msg []byte) ([]byte, error) {
-	m := hmac.New(k.hash, k.key)
-	m.Write(msg)
-	return m.Sum(nil), nil
+	return k.mac(msg), nil
 }
 
 // Verify compares the MAC of msg with sig in constant time.
 func (k *HMAC) Verify(msg, sig []byte, _ string) error {
-	m := hmac.New(k.hash, k.key)
-	m.Write(msg)
-	if !hmac.Equal(m.Sum(nil), sig) {
+	if !hmac.Equal(k.mac(msg), sig) {
 		return ErrInvalidSignature
 	}
 	return nil

@@ -2,8 +2,11 @@ package signing
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
+	"hash"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -53,6 +56,25 @@ func StringToSignLegacyPython(table string, item map[string]types.AttributeValue
 	return serializer{ord: PythonOrdering, nums: pythonNumbers}.stringToSign(table, item, action)
 }
 
+// scratch is a hasher and a buffer reused across calls: hash.Hash has no
+// WriteString, so strings are copied into buf rather than converted anew.
+type scratch struct {
+	h   hash.Hash
+	buf []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{h: sha256.New()} }}
+
+func (sc *scratch) sumString(out []byte, parts ...string) []byte {
+	sc.h.Reset()
+	sc.buf = sc.buf[:0]
+	for _, p := range parts {
+		sc.buf = append(sc.buf, p...)
+	}
+	sc.h.Write(sc.buf)
+	return sc.h.Sum(out)
+}
+
 func (s serializer) stringToSign(table string, item map[string]types.AttributeValue, action func(name string) actions.Action) ([]byte, error) {
 	names := make([]string, 0, len(item))
 	for n := range item {
@@ -66,29 +88,39 @@ func (s serializer) stringToSign(table string, item map[string]types.AttributeVa
 	slices.SortFunc(names, s.ord.CompareStrings)
 
 	out := make([]byte, 0, sha256.Size*(1+3*len(names)))
-	h := sha256.New()
-	h.Write([]byte("TABLE>"))
-	h.Write([]byte(table))
-	h.Write([]byte("<TABLE"))
-	out = h.Sum(out)
-	var buf []byte
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	out = sc.sumString(out, "TABLE>", table, "<TABLE")
 	for _, n := range names {
-		h.Reset()
-		h.Write([]byte(n))
-		out = h.Sum(out)
+		out = sc.sumString(out, n)
 		if action(n) == actions.EncryptAndSign {
 			out = append(out, digestEncrypted[:]...)
 		} else {
 			out = append(out, digestPlaintext[:]...)
 		}
-		var err error
-		buf, err = s.append(buf[:0], item[n], 0)
-		if err != nil {
+		sc.h.Reset()
+		if err := s.hash(sc, item[n]); err != nil {
 			return nil, &AttributeError{Attribute: n, Err: err}
 		}
-		h.Reset()
-		h.Write(buf)
-		out = h.Sum(out)
+		out = sc.h.Sum(out)
 	}
 	return out, nil
+}
+
+// hash writes the serialization of av to sc.h. Binaries, often the large
+// values, are written straight from the value; other types are serialized
+// into sc.buf first.
+func (s serializer) hash(sc *scratch, av types.AttributeValue) error {
+	if v, ok := av.(*types.AttributeValueMemberB); ok {
+		sc.buf = binary.BigEndian.AppendUint32(append(sc.buf[:0], 0, tagB), uint32(len(v.Value)))
+		sc.h.Write(sc.buf)
+		sc.h.Write(v.Value)
+		return nil
+	}
+	var err error
+	if sc.buf, err = s.append(sc.buf[:0], av, 0); err != nil {
+		return err
+	}
+	sc.h.Write(sc.buf)
+	return nil
 }
