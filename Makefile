@@ -2,7 +2,7 @@ GO       ?= go
 FUZZTIME ?= 30s
 KEYS     := testdata/vectors/legacy/encrypted_item/keys.json
 
-.PHONY: test demo demo-cli fuzz fmt-check build
+.PHONY: test demo demo-cli bench fuzz fmt-check build
 
 ## test: gofmt check, go vet, and every test with the race detector.
 test: fmt-check
@@ -23,6 +23,14 @@ demo:
 ## demo-cli: the same MRK story through the ddbec CLI and the fakekms binary, then inspect.
 demo-cli: build
 	@KEYS=$(KEYS) BIN=bin ./scripts/demo.sh
+
+## bench: item benchmarks and their lower bound, parallel scaling at 1 and 2 CPUs, and the
+## end-to-end benchmark against DynamoDB Local and the fake KMS. Compare runs with benchstat.
+BENCHCOUNT ?= 5
+bench:
+	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt)$$' -count $(BENCHCOUNT) ./ddbenc
+	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem)Parallel$$' -cpu 1,2 -count $(BENCHCOUNT) ./ddbenc
+	$(GO) test -run '^$$' -bench '^BenchmarkEndToEnd$$' -benchtime 1000x -count $(BENCHCOUNT) ./integration
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
