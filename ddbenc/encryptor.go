@@ -145,6 +145,11 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 			return nil, e.err(op, r, fmt.Errorf("%w: reserved attribute name in plaintext item", ErrInvalidItem))
 		}
 	}
+	for name, v := range item {
+		if err := checkValue(v, 0); err != nil {
+			return nil, e.err(op, name, err)
+		}
+	}
 	// Numeric keys are stored canonical; clone the item only if one changes.
 	plain, cloned := item, false
 	for _, k := range e.keyNames() {
@@ -229,6 +234,10 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	}
 	out[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
 	out[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	if n := itemSize(out); n > MaxItemSize {
+		return nil, e.err(op, "", fmt.Errorf("%w: the encrypted item is about %d bytes, over DynamoDB's %d-byte item limit (the plaintext is about %d; encryption adds an IV and padding per encrypted attribute, a signature and a material description)",
+			ErrInvalidItem, n, MaxItemSize, itemSize(item)))
+	}
 	return out, nil
 }
 
