@@ -269,7 +269,9 @@ func TestMutationMatrix(t *testing.T) {
 			with("drop description", func(m map[string]types.AttributeValue) { delete(m, actions.MaterialDescriptionAttribute) }, ddbenc.ErrMissingAttribute)
 			with("duplicate signature as a new attribute", func(m map[string]types.AttributeValue) { m["sig_copy"] = m[actions.SignatureAttribute] }, ddbenc.ErrSignature)
 			with("duplicate description as a new attribute", func(m map[string]types.AttributeValue) { m["desc_copy"] = m[actions.MaterialDescriptionAttribute] }, ddbenc.ErrSignature)
-			with("signature from another item", func(m map[string]types.AttributeValue) { m[actions.SignatureAttribute] = other[actions.SignatureAttribute] }, ddbenc.ErrSignature)
+			with("signature from another item", func(m map[string]types.AttributeValue) {
+				m[actions.SignatureAttribute] = other[actions.SignatureAttribute]
+			}, ddbenc.ErrSignature)
 			with("description in place of the signature", func(m map[string]types.AttributeValue) {
 				m[actions.SignatureAttribute] = m[actions.MaterialDescriptionAttribute]
 			}, ddbenc.ErrSignature)
