@@ -38,3 +38,4 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/matdesc
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/number
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalItem$$' -fuzztime $(FUZZTIME) ./internal/ddbjson
+	$(GO) test -run '^$$' -fuzz '^FuzzDecryptItem$$' -fuzztime $(FUZZTIME) ./ddbenc
