@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/provider"
+	"github.com/ddbec/ddbec-go/signing"
 )
 
 var (
@@ -82,7 +84,12 @@ var tableSeq atomic.Int64
 // newTable creates a fresh table (pk S, sk N) in us-east-1 and returns its name.
 func newTable(t *testing.T) string {
 	t.Helper()
-	name := fmt.Sprintf("t%d_%s", tableSeq.Add(1), strings.NewReplacer("/", "_").Replace(t.Name()))
+	name := fmt.Sprintf("t%d_%s", tableSeq.Add(1), strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, t.Name()))
 	if len(name) > 200 {
 		name = name[:200]
 	}
@@ -756,3 +763,57 @@ func TestDescribeTablePassesThrough(t *testing.T) {
 		t.Fatalf("DescribeTable: %v, %d requests", err, cnt.n.Load())
 	}
 }
+
+// TestConcurrentClient shares one Client (two tables: static provider and
+// DirectKMS) between goroutines doing puts and gets; run with -race.
+func TestConcurrentClient(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	staticTable, kmsTable := newTable(t), newTable(t)
+	mac, _ := signingHMAC()
+	static, _ := provider.NewStatic(make([]byte, 32), mac, nil)
+	ddb, _ := plain(localenv.East)
+	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{
+		{TableName: staticTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: static},
+		{TableName: kmsTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 16)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 15 {
+				table := staticTable
+				if (g+i)%2 == 1 {
+					table = kmsTable
+				}
+				id := fmt.Sprintf("g%d", g)
+				want := fmt.Sprintf("secret-%d-%d", g, i)
+				if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item(id, i, want)}); err != nil {
+					errs <- err
+					return
+				}
+				out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf(id, i)})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if got := out.Item["secret"].(*types.AttributeValueMemberS).Value; got != want {
+					errs <- fmt.Errorf("read %q, wrote %q", got, want)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func signingHMAC() (*signing.HMAC, error) { return signing.NewHMAC("HmacSHA256", make([]byte, 32)) }
