@@ -235,7 +235,7 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	out[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
 	out[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
 	if n := itemSize(out); n > MaxItemSize {
-		return nil, e.err(op, "", fmt.Errorf("%w: the encrypted item is about %d bytes, over DynamoDB's %d-byte item limit (the plaintext is about %d; encryption adds an IV and padding per encrypted attribute, a signature and a material description)",
+		return nil, e.err(op, "", fmt.Errorf("%w: the encrypted item is about %d bytes, over DynamoDB's 400 KB item limit of %d bytes (the plaintext is about %d; encryption adds an IV and padding per encrypted attribute, a signature and a material description)",
 			ErrInvalidItem, n, MaxItemSize, itemSize(item)))
 	}
 	return out, nil

@@ -817,3 +817,44 @@ func TestConcurrentClient(t *testing.T) {
 }
 
 func signingHMAC() (*signing.HMAC, error) { return signing.NewHMAC("HmacSHA256", make([]byte, 32)) }
+
+// TestLimits: an item that fits DynamoDB's 400 KB as plaintext but not once
+// encrypted, and an empty set, are refused before any request.
+func TestLimits(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	table := newTable(t)
+	c, ddb, cnt := wrapped(t, table)
+	big := item("big", 1, "s")
+	big["blob"] = &types.AttributeValueMemberB{Value: make([]byte, ddbenc.MaxItemSize-200)}
+	// DynamoDB Local stores the plaintext...
+	if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: big}); err != nil {
+		t.Fatalf("plain put of the plaintext: %v", err)
+	}
+	before := cnt.n.Load()
+	// ...but the encrypted item would be over the limit.
+	big["pk"] = &types.AttributeValueMemberS{Value: "big2"}
+	_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: big})
+	if !errors.Is(err, ddbenc.ErrInvalidItem) || !strings.Contains(err.Error(), "400") {
+		t.Errorf("encrypted item over the limit: %v", err)
+	}
+	empty := item("empty", 1, "s")
+	empty["tags"] = &types.AttributeValueMemberSS{Value: []string{}}
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: empty}); !errors.Is(err, ddbenc.ErrInvalidItem) {
+		t.Errorf("empty set: %v", err)
+	}
+	if n := cnt.n.Load() - before; n != 0 {
+		t.Errorf("%d requests sent for refused items", n)
+	}
+	// Unicode attribute names round-trip through DynamoDB.
+	uni := item("uni", 1, "s")
+	uni["名前😀"] = &types.AttributeValueMemberS{Value: "ok"}
+	uni["\uFFFD"] = &types.AttributeValueMemberS{Value: "ok"}
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: uni}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("uni", 1)})
+	if err != nil || out.Item["名前😀"] == nil {
+		t.Fatalf("unicode names: %v", err)
+	}
+}
