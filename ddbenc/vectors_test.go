@@ -3,6 +3,7 @@ package ddbenc_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -147,10 +148,37 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 	case "awskms":
 		check = checkKMSStructure
 	case "most_recent":
-		// The vectors' data items name a material version kept in a MetaStore;
-		// reading them needs the most-recent provider, which issue 7 builds.
-		c.skipped += countItems(ct)
-		t.Skipf("most-recent provider (MetaStore %q) is not implemented yet: skipping %d items", s.Metastore.TableName, countItems(ct))
+		if s.Metastore == nil {
+			t.Fatal("most_recent scenario without a metastore")
+		}
+		meta, err := sc.Ciphertext(s.Metastore.Ciphertext)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Metastore.Provider == "awskms" {
+			// The metastore's materials are protected by a real KMS key:
+			// structure only (spec 7.7).
+			checkMetaStoreKMSStructure(t, s.Metastore.TableName, meta[s.Metastore.TableName])
+			check = func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
+				checkMostRecentDataStructure(t, cfg, stored, want, s.MaterialName)
+			}
+			break
+		}
+		metaRead, _, err := scenarioProviders(keys, s.Metastore.Provider, s.Metastore.Keys)
+		if err != nil {
+			t.Fatal(err)
+		}
+		store, err := newOfflineStore(s.Metastore.TableName, meta[s.Metastore.TableName], metaRead)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, err := provider.NewMostRecent(store, s.MaterialName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check = func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
+			checkDecrypt(t, cfg, read, nil, stored, want)
+		}
 	default:
 		t.Fatalf("unknown provider %q in scenario", s.Provider)
 	}
@@ -204,12 +232,99 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 	}
 }
 
-func countItems(ct map[string][]testvectors.Item) int {
-	n := 0
-	for _, items := range ct {
-		n += len(items)
+// offlineStore is a read-only MaterialStore over the metastore items of a
+// vector file (spec 7.6): the MetaStore table without DynamoDB.
+type offlineStore struct {
+	enc   *ddbenc.Encryptor
+	items []testvectors.Item
+}
+
+func newOfflineStore(table string, items []testvectors.Item, p ddbenc.MaterialsProvider) (*offlineStore, error) {
+	enc, err := provider.MetaStoreEncryptor(table, p)
+	if err != nil {
+		return nil, err
 	}
-	return n
+	return &offlineStore{enc: enc, items: items}, nil
+}
+
+func (s *offlineStore) Provider(ctx context.Context, name string, version int64) (ddbenc.MaterialsProvider, error) {
+	for _, it := range s.items {
+		n, _ := it["N"].(*types.AttributeValueMemberS)
+		v, _ := it["V"].(*types.AttributeValueMemberN)
+		if n != nil && v != nil && n.Value == name && v.Value == fmt.Sprint(version) {
+			return provider.ProviderFromMetaStoreItem(ctx, s.enc, it, name, version)
+		}
+	}
+	return nil, fmt.Errorf("%w: no metastore item %s#%d", ddbenc.ErrWrongKey, name, version)
+}
+
+func (s *offlineStore) MaxVersion(context.Context, string) (int64, bool, error) {
+	return 0, false, errors.New("offline store is read-only")
+}
+
+func (s *offlineStore) GetOrCreate(context.Context, string, int64) (ddbenc.MaterialsProvider, error) {
+	return nil, errors.New("offline store is read-only")
+}
+
+// checkMetaStoreKMSStructure checks a KMS-protected metastore item (spec
+// 7.7): KMS description entries, every material attribute encrypted.
+func checkMetaStoreKMSStructure(t *testing.T, table string, items []testvectors.Item) {
+	t.Helper()
+	if len(items) == 0 {
+		t.Fatalf("metastore %s has no items", table)
+	}
+	for _, it := range items {
+		desc := descOf(t, it)
+		if desc[matdesc.WrapAlgorithm] != "kms" || desc[matdesc.KMSContextAttr] != "*keys*" {
+			t.Errorf("metastore item description %v", desc)
+		}
+		for _, name := range []string{"t", "enc", "encAlg", "int", "intAlg"} {
+			b, ok := it[name].(*types.AttributeValueMemberB)
+			if !ok || len(b.Value) < 32 || len(b.Value)%16 != 0 {
+				t.Errorf("metastore attribute %s is not ciphertext", name)
+			}
+		}
+		if _, ok := it["N"].(*types.AttributeValueMemberS); !ok {
+			t.Error("metastore N is not a string")
+		}
+	}
+}
+
+// checkMostRecentDataStructure checks a data item written with metastore
+// materials (spec 7.7): AESWrap, a 40-byte wrapped key, the meta id.
+func checkMostRecentDataStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue, material string) {
+	t.Helper()
+	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acts.AllDoNothing() {
+		if diff := avtest.DiffItems(dropVersion(want), dropVersion(stored)); diff != "" {
+			t.Fatalf("do-nothing item differs (-want +got):\n%s", diff)
+		}
+		return
+	}
+	desc := descOf(t, stored)
+	key, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey])
+	if err != nil || len(key) != 40 || desc[matdesc.WrapAlgorithm] != "AESWrap" {
+		t.Errorf("wrapped key %d bytes, wrap-alg %q; want 40 and AESWrap", len(key), desc[matdesc.WrapAlgorithm])
+	}
+	if id := desc[matdesc.MetaID]; !strings.HasPrefix(id, material+"#") {
+		t.Errorf("meta id %q, want %s#N", id, material)
+	}
+}
+
+func descOf(t *testing.T, item map[string]types.AttributeValue) map[string]string {
+	t.Helper()
+	b, ok := item[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
+	if !ok {
+		t.Fatal("no material description")
+	}
+	d, err := matdesc.Parse(b.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // findPlaintext finds the plaintext item whose index key values equal the
@@ -296,6 +411,9 @@ func checkDecrypt(t *testing.T, cfg ddbenc.TableConfig, read, write ddbenc.Mater
 	}
 	if diff := avtest.DiffItems(dropVersion(want), dropVersion(got)); diff != "" {
 		t.Fatalf("DecryptItem (-want +got):\n%s", diff)
+	}
+	if write == nil {
+		return
 	}
 	// Our own writer round-trips the same plaintext under the same actions.
 	cfg.Provider = write
