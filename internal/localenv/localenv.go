@@ -99,6 +99,16 @@ func (e *Env) Close() error {
 	return errors.Join(errs...)
 }
 
+// ReplicationErr returns the first error of any replicator, if one stopped.
+func (e *Env) ReplicationErr() error {
+	for _, r := range e.reps {
+		if err := r.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DynamoDB returns a plain DynamoDB client for region.
 func (e *Env) DynamoDB(region string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	return e.DDB.Client(region, optFns...)

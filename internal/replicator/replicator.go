@@ -64,6 +64,13 @@ func (r *Replicator) Stop() error {
 	return r.err
 }
 
+// Err returns the error that stopped replication, if any.
+func (r *Replicator) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
 // Applied returns how many records were written to the destination.
 func (r *Replicator) Applied() int {
 	r.mu.Lock()
@@ -84,10 +91,17 @@ func (r *Replicator) run(ctx context.Context, streamARN string) {
 				continue
 			}
 			out, err := r.streams.GetRecords(ctx, &dynamodbstreams.GetRecordsInput{ShardIterator: it})
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
+			var trimmed *stypes.TrimmedDataAccessException
+			var expired *stypes.ExpiredIteratorException
+			switch {
+			case ctx.Err() != nil:
+				return
+			case errors.As(err, &trimmed), errors.As(err, &expired):
+				// Start the shard again from its oldest record; applying a
+				// record twice is harmless (same image, or an echo skipped).
+				delete(iterators, shard)
+				continue
+			case err != nil:
 				r.fail(err)
 				return
 			}

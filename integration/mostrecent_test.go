@@ -1,0 +1,370 @@
+package integration_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/internal/keyfile"
+	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
+	"github.com/ddbec/ddbec-go/provider"
+)
+
+// newMetaStore creates a MetaStore table in region protected by DirectKMS
+// with keyARN.
+func newMetaStore(t *testing.T, region, table, keyARN string) *provider.MetaStore {
+	t.Helper()
+	ddb := env.DynamoDB(region)
+	if err := provider.CreateMetaStoreTable(context.Background(), ddb, table, false); err != nil {
+		t.Fatal(err)
+	}
+	return metaStoreFor(t, region, table, keyARN)
+}
+
+func metaStoreFor(t *testing.T, region, table, keyARN string) *provider.MetaStore {
+	t.Helper()
+	ms, err := provider.NewMetaStore(env.DynamoDB(region), table, kmsProvider(t, region, keyARN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
+}
+
+func mostRecent(t *testing.T, store provider.MaterialStore, name string, optFns ...func(*provider.MostRecentOptions)) *provider.MostRecent {
+	t.Helper()
+	p, err := provider.NewMostRecent(store, name, optFns...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestMetaStoreRacingFirstVersion(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	metaTable := fmt.Sprintf("meta%d", tableSeq.Add(1))
+	newMetaStore(t, localenv.East, metaTable, env.PrimaryARN)
+	table := newTable(t)
+	// Eight writers, as if in eight processes: their own MetaStore and
+	// provider, all creating version 0 at once.
+	const writers = 8
+	clients := make([]*ddbenc.Client, writers)
+	for i := range clients {
+		p := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, env.PrimaryARN), "customers")
+		c, err := ddbenc.NewClient(env.DynamoDB(localenv.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clients[i] = c
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	start := make(chan struct{})
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("race", i, fmt.Sprint("w", i))})
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("racing writer: %v", err)
+		}
+	}
+	// One version exists, and every writer's item is readable by every other.
+	out, err := env.DynamoDB(localenv.East).Scan(ctx, &dynamodb.ScanInput{TableName: &metaTable})
+	if err != nil || len(out.Items) != 1 {
+		t.Fatalf("metastore has %d items, want 1 (%v)", len(out.Items), err)
+	}
+	for i := range writers {
+		got, err := clients[(i+1)%writers].GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("race", i)})
+		if err != nil || got.Item["secret"].(*types.AttributeValueMemberS).Value != fmt.Sprint("w", i) {
+			t.Fatalf("item %d: %v", i, err)
+		}
+	}
+}
+
+// TestMostRecentKMSCalls measures KMS calls per 1,000 writes and 1,000 reads
+// with the most-recent provider against DirectKMS, and checks rotation.
+func TestMostRecentKMSCalls(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	metaTable := fmt.Sprintf("meta%d", tableSeq.Add(1))
+	key := env.KMS.CreateKey(localenv.East, true)
+	newMetaStore(t, localenv.East, metaTable, key)
+	table := newTable(t)
+	clock := fakekms.NewClock()
+	ttl := func(o *provider.MostRecentOptions) { o.TTL = 10 * time.Minute; o.Now = clock.Now }
+	writerP := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, key), "orders", ttl)
+	readerP := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, key), "orders", ttl)
+	client := func(p ddbenc.MaterialsProvider) *ddbenc.Client {
+		c, err := ddbenc.NewClient(env.DynamoDB(localenv.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	writer, reader := client(writerP), client(readerP)
+	kmsCalls := func() int {
+		n := 0
+		for _, c := range env.KMS.Calls() {
+			if c.KeyID == key {
+				n++
+			}
+		}
+		return n
+	}
+	const n = 1000
+	run := func(c *ddbenc.Client, write bool) int {
+		before := kmsCalls()
+		for i := range n {
+			var err error
+			if write {
+				_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("mr", i, fmt.Sprint("v", i))})
+			} else {
+				var out *dynamodb.GetItemOutput
+				out, err = c.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("mr", i)})
+				if err == nil && out.Item["secret"].(*types.AttributeValueMemberS).Value != fmt.Sprint("v", i) {
+					err = fmt.Errorf("item %d: wrong plaintext", i)
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return kmsCalls() - before
+	}
+	writes, reads := run(writer, true), run(reader, false)
+	t.Logf("most-recent: %d KMS calls per %d writes, %d per %d reads", writes, n, reads, n)
+	if writes != 1 || reads != 1 {
+		t.Errorf("KMS calls: %d per %d writes, %d per %d reads; want 1 and 1 (one per version)", writes, n, reads, n)
+	}
+	// DirectKMS for comparison: one call per item.
+	direct := client(kmsProvider(t, localenv.East, key))
+	if w := run(direct, true); w != n {
+		t.Errorf("DirectKMS: %d KMS calls per %d writes", w, n)
+	} else {
+		t.Logf("DirectKMS: %d KMS calls per %d writes", w, n)
+	}
+
+	// After the TTL: the writer asks the store for the newest version (no KMS
+	// call for an unchanged version); the reader reloads once per version.
+	run(writer, true)
+	clock.Advance(11 * time.Minute)
+	if w := run(writer, true); w != 0 {
+		t.Errorf("after the TTL, unchanged version: %d KMS calls per %d writes, want 0", w, n)
+	}
+	if r := run(reader, false); r != 1 {
+		t.Errorf("after the TTL: %d KMS calls per %d reads, want 1", r, n)
+	}
+
+	// Rotation: new writes use version 1, old items stay readable.
+	v, err := writerP.Rotate(ctx)
+	if err != nil || v != 1 {
+		t.Fatalf("Rotate = %d, %v", v, err)
+	}
+	if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("rot", 1, "after")}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := env.DynamoDB(localenv.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("rot", 1)})
+	desc, _ := matdesc.Parse(raw.Item[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if desc[matdesc.MetaID] != "orders#1" {
+		t.Errorf("after rotation the meta id is %q", desc[matdesc.MetaID])
+	}
+	for _, k := range []map[string]types.AttributeValue{keyOf("rot", 1), keyOf("mr", 3)} {
+		if _, err := reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: k}); err != nil {
+			t.Errorf("read after rotation: %v", err)
+		}
+	}
+}
+
+// TestMostRecentVectorsThroughDynamoDBLocal loads the vectors' metastore
+// items into DynamoDB Local and reads the data items through the real
+// MetaStore.
+func TestMostRecentVectorsThroughDynamoDBLocal(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	root, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := testvectors.LoadScenarios(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysPath, _ := sc.Path("file://keys.json")
+	keys, err := keyfile.Load(keysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for i, s := range sc.Scenarios {
+		if s.Provider != "most_recent" || s.Metastore.Provider == "awskms" {
+			continue
+		}
+		t.Run(s.Name(), func(t *testing.T) {
+			// Each scenario in its own Region: the metastore table name is
+			// bound into its items' signatures, so it cannot be renamed.
+			region := fmt.Sprintf("ap-test-%d", i)
+			ddb := env.DynamoDB(region)
+			if err := provider.CreateMetaStoreTable(ctx, ddb, s.Metastore.TableName, false); err != nil {
+				t.Fatal(err)
+			}
+			meta, err := sc.Ciphertext(s.Metastore.Ciphertext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range meta[s.Metastore.TableName] {
+				if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Metastore.TableName, Item: it}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			metaProvider, err := vectorProvider(keys, s.Metastore.Provider, s.Metastore.Keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, err := provider.NewMetaStore(ddb, s.Metastore.TableName, metaProvider)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mr := mostRecent(t, store, s.MaterialName)
+			pt, _ := sc.LoadPlaintext(s.Plaintext)
+			ct, _ := sc.Ciphertext(s.Ciphertext)
+			decrypted := 0
+			for table, items := range ct {
+				tp := pt.Items[table]
+				for _, stored := range items {
+					pi, ok := matchPlaintext(tp, stored)
+					if !ok {
+						continue
+					}
+					acts, _ := pt.Actions[pi.Action].Map()
+					enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: table, PartitionKey: tp.Index.Partition, SortKey: tp.Index.Sort, Actions: acts, Provider: mr})
+					if err != nil {
+						t.Fatal(err)
+					}
+					got, err := enc.DecryptItem(ctx, stored)
+					if err != nil {
+						t.Fatalf("%s: %v", table, err)
+					}
+					want, _ := pt.Expected(table, s.Version, pi)
+					delete(want, "version")
+					delete(got, "version")
+					if diff := avtest.DiffItems(want, got); diff != "" {
+						t.Fatalf("%s (-want +got):\n%s", table, diff)
+					}
+					decrypted++
+				}
+			}
+			if decrypted != 16 {
+				t.Errorf("decrypted %d items, want 16", decrypted)
+			}
+			ran++
+		})
+	}
+	if ran != 2 {
+		t.Errorf("ran %d most-recent scenarios through DynamoDB Local, want 2", ran)
+	}
+}
+
+func matchPlaintext(tp testvectors.PlaintextTable, stored map[string]types.AttributeValue) (testvectors.PlaintextItem, bool) {
+	for _, it := range tp.Items {
+		same := avtest.DiffItems(map[string]types.AttributeValue{"p": it.Attributes[tp.Index.Partition]}, map[string]types.AttributeValue{"p": stored[tp.Index.Partition]}) == ""
+		if tp.Index.Sort != "" {
+			same = same && avtest.DiffItems(map[string]types.AttributeValue{"s": it.Attributes[tp.Index.Sort]}, map[string]types.AttributeValue{"s": stored[tp.Index.Sort]}) == ""
+		}
+		if same {
+			return it, true
+		}
+	}
+	return testvectors.PlaintextItem{}, false
+}
+
+// vectorProvider builds a static or wrapped reading provider from vector keys.
+func vectorProvider(keys keyfile.Keys, kind string, k map[string]string) (ddbenc.MaterialsProvider, error) {
+	verifier, err := keys.Verifier(k["verify"])
+	if err != nil {
+		return nil, err
+	}
+	if kind == "static" {
+		dk, err := keys.Get(k["decrypt"])
+		if err != nil {
+			return nil, err
+		}
+		aesKey, err := dk.AES()
+		if err != nil {
+			return nil, err
+		}
+		return provider.NewStatic(aesKey, nil, verifier)
+	}
+	wk, err := keys.WrappingKey("", k["decrypt"])
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewWrapped(wk, nil, verifier)
+}
+
+// TestMostRecentGlobalTable: the MetaStore table is replicated with the data
+// table; the us-west-2 reader decrypts the materials with its replica MRK.
+func TestMostRecentGlobalTable(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	metaTable := fmt.Sprintf("gmeta%d", tableSeq.Add(1))
+	dataTable := fmt.Sprintf("gdata%d", tableSeq.Add(1))
+	if err := env.CreateGlobalTable(ctx, metaTable, localenv.Key{Name: "N", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.CreateGlobalTable(ctx, dataTable, localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
+		t.Fatal(err)
+	}
+	side := func(region, arn string) *ddbenc.Client {
+		p := mostRecent(t, metaStoreFor(t, region, metaTable, arn), "employees")
+		c, err := ddbenc.NewClient(env.DynamoDB(region), []ddbenc.TableConfig{{TableName: dataTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	east, west := side(localenv.East, env.PrimaryARN), side(localenv.West, env.ReplicaARN)
+	want := item("ada", 1, "pii")
+	if _, err := east.PutItem(ctx, &dynamodb.PutItemInput{TableName: &dataTable, Item: want}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := localenv.WaitForItem(ctx, env.DynamoDB(localenv.West), metaTable,
+		map[string]types.AttributeValue{"N": &types.AttributeValueMemberS{Value: "employees"}, "V": &types.AttributeValueMemberN{Value: "0"}}, 30*time.Second, nil); err != nil {
+		t.Fatalf("%v (replication: %v)", err, env.ReplicationErr())
+	}
+	if _, err := localenv.WaitForItem(ctx, env.DynamoDB(localenv.West), dataTable, keyOf("ada", 1), 30*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	before := len(env.KMS.Calls())
+	got, err := west.GetItem(ctx, &dynamodb.GetItemInput{TableName: &dataTable, Key: keyOf("ada", 1)})
+	if err != nil {
+		t.Fatalf("us-west-2 read: %v", err)
+	}
+	if diff := avtest.DiffItems(want, got.Item); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	for _, c := range env.KMS.Calls()[before:] {
+		if c.Region != localenv.West || c.KeyID != env.ReplicaARN {
+			t.Errorf("us-west-2 reader called KMS in %s with %s", c.Region, c.KeyID)
+		}
+	}
+}
