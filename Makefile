@@ -28,7 +28,7 @@ demo-cli: build
 ## end-to-end benchmark against DynamoDB Local and the fake KMS. Compare runs with benchstat.
 BENCHCOUNT ?= 5
 bench:
-	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt)$$' -count $(BENCHCOUNT) ./ddbenc
+	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|MostRecentCached)$$' -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem)Parallel$$' -cpu 1,2 -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^BenchmarkEndToEnd$$' -benchtime 1000x -count $(BENCHCOUNT) ./integration
 

@@ -349,3 +349,69 @@ func TestBenchItemShape(t *testing.T) {
 		}
 	}
 }
+
+// versionStore serves one material version from memory: the most-recent
+// provider's per-item cost once its cache is warm, without DynamoDB.
+type versionStore struct{ p ddbenc.MaterialsProvider }
+
+func (s versionStore) Provider(context.Context, string, int64) (ddbenc.MaterialsProvider, error) {
+	return s.p, nil
+}
+func (s versionStore) MaxVersion(context.Context, string) (int64, bool, error) { return 0, true, nil }
+func (s versionStore) GetOrCreate(context.Context, string, int64) (ddbenc.MaterialsProvider, error) {
+	return s.p, nil
+}
+
+func mostRecentEncryptor(b *testing.B) *ddbenc.Encryptor {
+	b.Helper()
+	kek, _ := provider.AESWrappingKey(bytes.Repeat([]byte{3}, 32))
+	mac, _ := signing.NewHMAC("HmacSHA256", bytes.Repeat([]byte{4}, 32))
+	w, err := provider.NewWrapped(kek, mac, nil, func(o *provider.WrappedOptions) {
+		o.MaterialDescription = map[string]string{"amzn-ddb-meta-id": "bench#0"}
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mr, err := provider.NewMostRecent(versionStore{w}, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "Bench", PartitionKey: "pk", SortKey: "sk", Actions: benchActions, Provider: mr})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return e
+}
+
+// BenchmarkMostRecentCached is the most-recent provider's cost per item once
+// the version is cached: a fresh content key, AES key wrap, encryption and
+// signing (encrypt), and unwrap, verification and decryption (decrypt).
+func BenchmarkMostRecentCached(b *testing.B) {
+	ctx := context.Background()
+	e := mostRecentEncryptor(b)
+	for _, s := range benchSizes {
+		item := benchItem(s.size)
+		stored, err := e.EncryptItem(ctx, item)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("Encrypt/"+s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(s.size))
+			for b.Loop() {
+				if _, err := e.EncryptItem(ctx, item); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Decrypt/"+s.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(s.size))
+			for b.Loop() {
+				if _, err := e.DecryptItem(ctx, stored); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

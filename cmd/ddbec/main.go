@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
@@ -53,6 +54,7 @@ one item, or one per line with --jsonl; results go to stdout in the same format.
                 --keys keys.json --provider static --encryption-key NAME --signing-key NAME
   ddbec decrypt (same flags; --verification-key NAME when the signing key is not symmetric)
   ddbec encrypt|decrypt ... --provider kms --kms-key-arn ARN [--kms-endpoint URL] [--region R]
+  ddbec encrypt|decrypt ... --provider most-recent --metastore-table T --material-name NAME (plus the kms flags) [--dynamodb-endpoint URL]
   ddbec inspect [--table T --partition-key pk --sort-key sk --actions ...]
 
 Exit status: 0 success, 1 verification or decryption failed, 2 usage or input error.
@@ -76,6 +78,7 @@ type cliConfig struct {
 	jsonl                                                bool
 	allowPythonRounded                                   bool
 	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
+	metaTable, materialName, ddbEndpoint                 string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -96,7 +99,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.sortKey, "sort-key", "", "sort key attribute name, if the table has one")
 	fs.StringVar(&c.actionsArg, "actions", `{"default":"encrypt_and_sign"}`, "attribute actions as JSON, or @FILE")
 	fs.StringVar(&c.keysFile, "keys", "", "key file in the format of the legacy vectors' keys.json")
-	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static, wrapped or kms")
+	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static, wrapped, kms or most-recent")
+	fs.StringVar(&c.metaTable, "metastore-table", "", "most-recent: the MetaStore table (its items protected by --kms-key-arn)")
+	fs.StringVar(&c.materialName, "material-name", "", "most-recent: the material name")
+	fs.StringVar(&c.ddbEndpoint, "dynamodb-endpoint", "", "most-recent: DynamoDB endpoint URL for the MetaStore (e.g. DynamoDB Local; default AWS)")
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "static: AES content key name")
 	fs.StringVar(&c.signingKey, "signing-key", "", "HMAC key or RSA private key name")
 	fs.StringVar(&c.verificationKey, "verification-key", "", "HMAC key or RSA public key name (default: the signing key)")
@@ -279,7 +285,7 @@ func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 }
 
 func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
-	if c.providerKind == "kms" {
+	if c.providerKind == "kms" || c.providerKind == "most-recent" {
 		return c.kmsProvider()
 	}
 	if c.keysFile == "" {
@@ -344,7 +350,7 @@ func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
 		}
 		return provider.NewWrapped(wk, signer, verifier)
 	}
-	return nil, fmt.Errorf("--provider must be static, wrapped or kms")
+	return nil, fmt.Errorf("--provider must be static, wrapped, kms or most-recent")
 }
 
 // kmsProvider builds a DirectKMS provider from the default AWS configuration
@@ -380,7 +386,7 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 	default:
 		return nil, errors.New("--kms-mode must be strict, discovery or unchecked-legacy")
 	}
-	return provider.NewDirectKMS(client, c.kmsKeyARN, func(o *provider.DirectKMSOptions) {
+	direct, err := provider.NewDirectKMS(client, c.kmsKeyARN, func(o *provider.DirectKMSOptions) {
 		o.Mode = mode
 		if mode == provider.KMSDiscovery {
 			if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 1 {
@@ -393,6 +399,22 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 			}
 		}
 	})
+	if err != nil || c.providerKind == "kms" {
+		return direct, err
+	}
+	if c.metaTable == "" || c.materialName == "" {
+		return nil, errors.New("--provider most-recent needs --metastore-table and --material-name")
+	}
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if c.ddbEndpoint != "" {
+			o.BaseEndpoint = &c.ddbEndpoint
+		}
+	})
+	store, err := provider.NewMetaStore(ddb, c.metaTable, direct)
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewMostRecent(store, c.materialName)
 }
 
 // inspection is what inspect prints for one item: no values and no key

@@ -47,13 +47,27 @@ type region struct {
 	ddb    *dynamodb.Client
 	kms    *kms.Client
 	keyARN string
+	// metaTable, when set, selects the most-recent provider: materials from
+	// this (replicated) MetaStore table, themselves protected by DirectKMS.
+	metaTable string
 }
 
 // encryptingClient is the drop-in wrapper a service in that Region uses.
 func (r region) encryptingClient(table, keyARN string) (*ddbenc.Client, error) {
-	p, err := provider.NewDirectKMS(r.kms, keyARN)
+	var p ddbenc.MaterialsProvider
+	direct, err := provider.NewDirectKMS(r.kms, keyARN)
 	if err != nil {
 		return nil, err
+	}
+	p = direct
+	if r.metaTable != "" {
+		store, err := provider.NewMetaStore(r.ddb, r.metaTable, direct)
+		if err != nil {
+			return nil, err
+		}
+		if p, err = provider.NewMostRecent(store, "employees"); err != nil {
+			return nil, err
+		}
 	}
 	return ddbenc.NewClient(r.ddb, []ddbenc.TableConfig{{
 		TableName: table, PartitionKey: "employeeId", Actions: employeeActions, Provider: p,
@@ -67,17 +81,23 @@ func main() {
 	eastRegion := flag.String("east-region", localenv.East, "first Region")
 	westRegion := flag.String("west-region", localenv.West, "second Region")
 	timeout := flag.Duration("replication-timeout", 2*time.Minute, "how long to wait for replication")
+	mostRecent := flag.Bool("most-recent", false, "use the most-recent provider over a replicated MetaStore table (one KMS call per material version, not per item)")
+	metaTable := flag.String("metastore-table", "EmployeesMeta", "with -most-recent: the MetaStore table (real AWS: an existing global table with keys N (S) and V (N))")
 	flag.Parse()
 
 	ctx := context.Background()
-	if err := run(ctx, *table, *eastKey, *westKey, *eastRegion, *westRegion, *timeout); err != nil {
+	meta := ""
+	if *mostRecent {
+		meta = *metaTable
+	}
+	if err := run(ctx, *table, *eastKey, *westKey, *eastRegion, *westRegion, meta, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "FAILED:", err)
 		os.Exit(1)
 	}
 	fmt.Println("\nOK: every step behaved as expected.")
 }
 
-func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion string, timeout time.Duration) error {
+func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion, metaTable string, timeout time.Duration) error {
 	var east, west region
 	var wrongKey string
 	var env *localenv.Env
@@ -96,8 +116,14 @@ func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion st
 		if err := env.CreateGlobalTable(ctx, table, localenv.Key{Name: "employeeId", Type: types.ScalarAttributeTypeS}, localenv.Key{}); err != nil {
 			return err
 		}
-		east = region{localenv.East, env.DynamoDB(localenv.East), env.KMSClient(localenv.East), env.PrimaryARN}
-		west = region{localenv.West, env.DynamoDB(localenv.West), env.KMSClient(localenv.West), env.ReplicaARN}
+		if metaTable != "" {
+			if err := env.CreateGlobalTable(ctx, metaTable, localenv.Key{Name: "N", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
+				return err
+			}
+			fmt.Printf("Most-recent provider: materials in the replicated MetaStore table %s.\n", metaTable)
+		}
+		east = region{localenv.East, env.DynamoDB(localenv.East), env.KMSClient(localenv.East), env.PrimaryARN, metaTable}
+		west = region{localenv.West, env.DynamoDB(localenv.West), env.KMSClient(localenv.West), env.ReplicaARN, metaTable}
 		other, err := west.kms.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)}) // another MRK of the same account
 		if err != nil {
 			return err
@@ -113,7 +139,7 @@ func run(ctx context.Context, table, eastKey, westKey, eastRegion, westRegion st
 			if err != nil {
 				return err
 			}
-			r.ddb, r.kms = dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg)
+			r.ddb, r.kms, r.metaTable = dynamodb.NewFromConfig(cfg), kms.NewFromConfig(cfg), metaTable
 			if r.name == eastRegion {
 				east = *r
 			} else {
@@ -192,6 +218,15 @@ func story(ctx context.Context, table, id string, from, to region, timeout time.
 	stored, err := localenv.WaitForItem(ctx, to.ddb, table, key(id), timeout, nil)
 	if err != nil {
 		return err
+	}
+	if to.metaTable != "" {
+		// The reader loads the item's material version from its own Region's
+		// copy of the MetaStore: wait for that to replicate too.
+		if _, err := localenv.WaitForItem(ctx, to.ddb, to.metaTable, map[string]types.AttributeValue{
+			"N": &types.AttributeValueMemberS{Value: "employees"}, "V": &types.AttributeValueMemberN{Value: "0"},
+		}, timeout, nil); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("replicated to %s; what DynamoDB stores there (a plain client's view):\n", to.name)
 	for _, name := range slices.Sorted(func(yield func(string) bool) {
