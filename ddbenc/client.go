@@ -334,10 +334,10 @@ func legacyKeys[V any](m map[string]V) []string { return slices.Collect(maps.Key
 func (c *Client) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	const op = "PutItem"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.PutItem(ctx, in, optFns...)
 	}
 	if err := enc.checkCondition(op, "condition expression", in.ConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.Expected)...); err != nil {
@@ -375,10 +375,10 @@ func withOp(op string, err error) error {
 func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
 	const op = "GetItem"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.GetItem(ctx, in, optFns...)
 	}
 	req := *in
@@ -404,10 +404,10 @@ func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns 
 func (c *Client) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
 	const op = "DeleteItem"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.DeleteItem(ctx, in, optFns...)
 	}
 	if err := enc.checkCondition(op, "condition expression", in.ConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.Expected)...); err != nil {
@@ -431,10 +431,10 @@ func (c *Client) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o
 func (c *Client) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	const op = "UpdateItem"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.UpdateItem(ctx, in, optFns...)
 	}
 	if err := enc.checkUpdate(op, in.UpdateExpression, in.ExpressionAttributeNames, legacyKeys(in.AttributeUpdates)); err != nil {
@@ -463,10 +463,10 @@ func (c *Client) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o
 func (c *Client) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	const op = "Query"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.Query(ctx, in, optFns...)
 	}
 	if err := enc.checkCondition(op, "key condition", in.KeyConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.KeyConditions)...); err != nil {
@@ -498,10 +498,10 @@ func (c *Client) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...f
 func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
 	const op = "Scan"
 	enc, err := c.encryptor(ctx, op, in.TableName)
-	if err != nil || enc == nil {
-		if err != nil {
-			return nil, err
-		}
+	if err != nil {
+		return nil, err
+	}
+	if enc == nil { // pass-through table
 		return c.api.Scan(ctx, in, optFns...)
 	}
 	if err := enc.checkCondition(op, "filter expression", in.FilterExpression, in.ExpressionAttributeNames, legacyKeys(in.ScanFilter)...); err != nil {

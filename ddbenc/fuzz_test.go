@@ -2,8 +2,6 @@ package ddbenc_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -24,26 +22,15 @@ func FuzzDecryptItem(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "encrypted_item", "ciphertext", "*", "*.json"))
-	seeds := 0
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var tables map[string][]json.RawMessage
-		if err := json.Unmarshal(data, &tables); err != nil {
-			f.Fatal(err)
-		}
-		for _, items := range tables {
-			for _, it := range items {
-				f.Add([]byte(it))
-				seeds++
-			}
-		}
+	seeds, err := testvectors.CiphertextItemsJSON(root)
+	if err != nil {
+		f.Fatal(err)
 	}
-	if seeds == 0 {
+	if len(seeds) == 0 {
 		f.Fatal("empty seed corpus")
+	}
+	for _, seed := range seeds {
+		f.Add(seed)
 	}
 	keys, err := keyfile.Load(filepath.Join(root, "encrypted_item", "keys.json"))
 	if err != nil {

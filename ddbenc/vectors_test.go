@@ -294,14 +294,8 @@ func checkMetaStoreKMSStructure(t *testing.T, table string, items []testvectors.
 // materials (spec 7.7): AESWrap, a 40-byte wrapped key, the meta id.
 func checkMostRecentDataStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue, material string) {
 	t.Helper()
-	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acts.AllDoNothing() {
-		if diff := avtest.DiffItems(dropVersion(want), dropVersion(stored)); diff != "" {
-			t.Fatalf("do-nothing item differs (-want +got):\n%s", diff)
-		}
+	_, done := checkDoNothingItem(t, cfg, stored, want)
+	if done {
 		return
 	}
 	desc := descOf(t, stored)
@@ -312,6 +306,24 @@ func checkMostRecentDataStructure(t *testing.T, cfg ddbenc.TableConfig, stored, 
 	if id := desc[matdesc.MetaID]; !strings.HasPrefix(id, material+"#") {
 		t.Errorf("meta id %q, want %s#N", id, material)
 	}
+}
+
+// checkDoNothingItem returns the effective actions; for an item whose
+// actions are all do-nothing it checks the item is stored as plaintext and
+// reports done.
+func checkDoNothingItem(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) (actions.Map, bool) {
+	t.Helper()
+	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !acts.AllDoNothing() {
+		return acts, false
+	}
+	if diff := avtest.DiffItems(dropVersion(want), dropVersion(stored)); diff != "" {
+		t.Fatalf("do-nothing item differs from plaintext (-want +got):\n%s", diff)
+	}
+	return acts, true
 }
 
 func descOf(t *testing.T, item map[string]types.AttributeValue) map[string]string {
@@ -440,14 +452,8 @@ func checkDecrypt(t *testing.T, cfg ddbenc.TableConfig, read, write ddbenc.Mater
 // whose data key only the real KMS key can decrypt.
 func checkKMSStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
 	t.Helper()
-	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if acts.AllDoNothing() {
-		if diff := avtest.DiffItems(dropVersion(want), dropVersion(stored)); diff != "" {
-			t.Fatalf("do-nothing item differs from plaintext (-want +got):\n%s", diff)
-		}
+	acts, done := checkDoNothingItem(t, cfg, stored, want)
+	if done {
 		return
 	}
 	descAV, ok1 := stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)

@@ -1,10 +1,7 @@
 package ddbjson_test
 
 import (
-	"encoding/json"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -70,26 +67,15 @@ func FuzzUnmarshalItem(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(root, "encrypted_item", "ciphertext", "*", "*.json"))
-	n := 0
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		var tables map[string][]json.RawMessage
-		if err := json.Unmarshal(data, &tables); err != nil {
-			f.Fatal(err)
-		}
-		for _, items := range tables {
-			for _, it := range items {
-				f.Add([]byte(it))
-				n++
-			}
-		}
+	seeds, err := testvectors.CiphertextItemsJSON(root)
+	if err != nil {
+		f.Fatal(err)
 	}
-	if n == 0 {
+	if len(seeds) == 0 {
 		f.Fatal("empty seed corpus")
+	}
+	for _, seed := range seeds {
+		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		item, err := ddbjson.UnmarshalItem(data)

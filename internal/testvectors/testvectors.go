@@ -278,3 +278,25 @@ func (p *Plaintext) Expected(table, version string, it PlaintextItem) (map[strin
 	}
 	return out, nil
 }
+
+// CiphertextItemsJSON returns every stored item of every ciphertext file
+// under encrypted_item/ciphertext, as raw DynamoDB JSON (fuzz seeds).
+func CiphertextItemsJSON(root string) ([][]byte, error) {
+	files, err := filepath.Glob(filepath.Join(root, "encrypted_item", "ciphertext", "*", "*.json"))
+	if err != nil {
+		return nil, err
+	}
+	var out [][]byte
+	for _, file := range files {
+		var tables map[string][]json.RawMessage
+		if err := readJSON(file, &tables); err != nil {
+			return nil, err
+		}
+		for _, items := range tables {
+			for _, it := range items {
+				out = append(out, it)
+			}
+		}
+	}
+	return out, nil
+}
