@@ -2,7 +2,6 @@ package ddbenc
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -123,11 +122,30 @@ func valueSize(v types.AttributeValue) int {
 	return 0
 }
 
+// numberSize is DynamoDB's estimate for a number: about one byte per two
+// significant digits, plus one.
 func numberSize(s string) int {
 	c, err := number.Canonical(s)
 	if err != nil {
 		return len(s)
 	}
-	digits := strings.Trim(strings.NewReplacer("-", "", ".", "").Replace(c), "0")
-	return (len(digits)+1)/2 + 1
+	first, last := -1, -1
+	for i := 0; i < len(c); i++ {
+		if c[i] >= '1' && c[i] <= '9' {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	if first < 0 {
+		return 1
+	}
+	digits := 0
+	for i := first; i <= last; i++ {
+		if c[i] != '.' {
+			digits++
+		}
+	}
+	return (digits+1)/2 + 1
 }
