@@ -858,3 +858,29 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("unicode names: %v", err)
 	}
 }
+
+// TestDescribeTableFailureIsNotCached: a table configured without key names
+// that does not exist yet fails with a clear error; once it exists, the same
+// Client works (the failure was not cached).
+func TestDescribeTableFailureIsNotCached(t *testing.T) {
+	need(t)
+	ctx := context.Background()
+	table := fmt.Sprintf("late%d", tableSeq.Add(1))
+	ddb, _ := plain(localenv.East)
+	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("x", 1, "s")})
+	var de *ddbenc.Error
+	if !errors.As(err, &de) || de.Table != table || !strings.Contains(err.Error(), "key schema") {
+		t.Fatalf("missing table: %v", err)
+	}
+	if err := localenv.CreateTable(ctx, env.DynamoDB(localenv.East), table,
+		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("x", 1, "s")}); err != nil {
+		t.Fatalf("after the table exists: %v", err)
+	}
+}
