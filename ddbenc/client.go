@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -73,8 +74,8 @@ type Client struct {
 
 type table struct {
 	cfg TableConfig
-	mu  sync.Mutex
-	enc *Encryptor
+	enc atomic.Pointer[Encryptor] // set once; read without locking on every call
+	mu  sync.Mutex                // serializes the one-time DescribeTable
 }
 
 // NewClient returns a Client for the given tables. A TableConfig without
@@ -100,7 +101,7 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*ClientOpti
 			if err != nil {
 				return nil, err
 			}
-			t.enc = enc
+			t.enc.Store(enc)
 		} else if cfg.TableName == "" {
 			return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: table name is required", ErrInvalidConfig)}
 		} else if err := cfg.Actions.Validate(); err != nil {
@@ -127,10 +128,13 @@ func (c *Client) encryptor(ctx context.Context, op string, name *string) (*Encry
 		}
 		return nil, &Error{Op: op, Table: n, Err: ErrUnknownTable}
 	}
+	if enc := t.enc.Load(); enc != nil {
+		return enc, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.enc != nil {
-		return t.enc, nil
+	if enc := t.enc.Load(); enc != nil {
+		return enc, nil
 	}
 	out, err := c.api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &n})
 	if err != nil {
@@ -149,7 +153,7 @@ func (c *Client) encryptor(ctx context.Context, op string, name *string) (*Encry
 	if err != nil {
 		return nil, err
 	}
-	t.enc = enc
+	t.enc.Store(enc)
 	return enc, nil
 }
 
@@ -284,12 +288,9 @@ func (e *Encryptor) decryptOne(ctx context.Context, op string, item map[string]t
 	}
 	out, err := e.DecryptItem(ctx, item)
 	if err != nil {
-		var de *Error
-		if errors.As(err, &de) {
-			c := *de
-			c.Op = op + " " + de.Op
-			c.Key = e.keyString(item)
-			return nil, &c
+		err = withOp(op, err)
+		if de, ok := err.(*Error); ok {
+			de.Key = e.keyString(item)
 		}
 		return nil, err
 	}
@@ -360,6 +361,8 @@ func (c *Client) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns 
 	return &res, nil
 }
 
+// withOp returns a copy of err's *Error with op prefixed (other errors, such
+// as context errors, unchanged).
 func withOp(op string, err error) error {
 	var de *Error
 	if errors.As(err, &de) {

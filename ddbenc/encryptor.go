@@ -364,7 +364,7 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 			encrypted = append(encrypted, name)
 		}
 	}
-	desc := map[string]string{}
+	var desc map[string]string // nil (empty) when the item has none
 	switch dv := item[actions.MaterialDescriptionAttribute].(type) {
 	case *types.AttributeValueMemberB:
 		d, err := matdesc.Parse(dv.Value)

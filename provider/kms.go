@@ -123,7 +123,8 @@ type DirectKMS struct {
 	opts        DirectKMSOptions
 	contentAlg  string
 	contentBits int
-	macAlg      string
+	macAlg      string // descriptor, e.g. "HmacSHA256/256"
+	macName     string // its algorithm, e.g. "HmacSHA256"
 	macBits     int
 }
 
@@ -171,7 +172,7 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 		return nil, bad("%v", err)
 	}
 	p.macAlg = cmp.Or(opts.SigningAlgorithm, DefaultKMSSigningAlgorithm)
-	if _, p.macBits, err = macKeySpec(p.macAlg); err != nil {
+	if p.macName, p.macBits, err = macKeySpec(p.macAlg); err != nil {
 		return nil, bad("%v", err)
 	}
 	for _, k := range []string{matdesc.EnvelopeKey, matdesc.SymMode, matdesc.SigningAlgorithm, matdesc.WrapAlgorithm} {
@@ -307,7 +308,7 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	if err != nil {
 		return nil, err
 	}
-	signer, err := signing.NewHMAC(strings.SplitN(p.macAlg, "/", 2)[0], mac)
+	signer, err := signing.NewHMAC(p.macName, mac)
 	if err != nil {
 		return nil, err
 	}
