@@ -11,7 +11,6 @@ package actions
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 	"strings"
 )
@@ -102,7 +101,7 @@ var replicationAttributes = map[string]bool{
 // attributes aws:rep:deleting, aws:rep:updatetime, aws:rep:updateregion.
 func IsReplicationAttribute(name string) bool { return replicationAttributes[name] }
 
-// ErrInvalid is wrapped by every error [Map.Validate] and [Map.ForKeys] return.
+// ErrInvalid is wrapped by every error [Map.Validate] returns.
 var ErrInvalid = errors.New("actions: invalid action map")
 
 // Map assigns an action to every attribute of an item.
@@ -156,31 +155,4 @@ func (m Map) AllDoNothing() bool {
 		}
 	}
 	return true
-}
-
-// ForKeys returns a validated copy of m for a table whose primary key is
-// partitionKey (and sortKey, if not empty). Key attributes must stay in
-// plaintext: a key that would get EncryptAndSign from the default gets
-// SignOnly instead (the legacy clients' set_index_keys rule, spec §5.3), and an
-// explicit EncryptAndSign override on a key is an error.
-func (m Map) ForKeys(partitionKey, sortKey string) (Map, error) {
-	if err := m.Validate(); err != nil {
-		return Map{}, err
-	}
-	out := Map{Default: m.Default, Attributes: maps.Clone(m.Attributes)}
-	if out.Attributes == nil {
-		out.Attributes = map[string]Action{}
-	}
-	for _, k := range []string{partitionKey, sortKey} {
-		if k == "" {
-			continue
-		}
-		switch a, explicit := m.Attributes[k]; {
-		case explicit && a == EncryptAndSign:
-			return Map{}, fmt.Errorf("%w: key attribute %q cannot be encrypted", ErrInvalid, k)
-		case !explicit && m.Default == EncryptAndSign:
-			out.Attributes[k] = SignOnly
-		}
-	}
-	return out, nil
 }

@@ -59,38 +59,6 @@ func TestGet(t *testing.T) {
 	}
 }
 
-func TestForKeys(t *testing.T) {
-	m := Map{Default: EncryptAndSign, Attributes: map[string]Action{"v": SignOnly}}
-	got, err := m.ForKeys("pk", "sk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Map{Default: EncryptAndSign, Attributes: map[string]Action{"v": SignOnly, "pk": SignOnly, "sk": SignOnly}}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("ForKeys (-want +got):\n%s", diff)
-	}
-	if _, ok := m.Attributes["pk"]; ok {
-		t.Error("ForKeys mutated its receiver")
-	}
-
-	// Explicit keeps: SignOnly and DoNothing stay.
-	got, err = Map{Default: EncryptAndSign, Attributes: map[string]Action{"pk": DoNothing}}.ForKeys("pk", "")
-	if err != nil || got.Get("pk") != DoNothing {
-		t.Errorf("ForKeys kept DoNothing key: got %v, %v", got.Get("pk"), err)
-	}
-	// Default sign: keys need no change.
-	got, err = Map{Default: SignOnly}.ForKeys("pk", "sk")
-	if err != nil || got.Get("pk") != SignOnly || got.Get("sk") != SignOnly {
-		t.Errorf("ForKeys sign default: %v %v %v", got.Get("pk"), got.Get("sk"), err)
-	}
-
-	for _, key := range []string{"pk", "sk"} {
-		_, err := Map{Default: SignOnly, Attributes: map[string]Action{key: EncryptAndSign}}.ForKeys("pk", "sk")
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("ForKeys with explicit encryption of %s = %v, want ErrInvalid", key, err)
-		}
-	}
-}
 
 func TestAllDoNothing(t *testing.T) {
 	if !(Map{Default: DoNothing, Attributes: map[string]Action{"a": DoNothing}}).AllDoNothing() {

@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/internal/number"
 )
@@ -51,13 +50,20 @@ var (
 	ErrUnknownTable = errors.New("ddbenc: table not configured")
 )
 
-// ClientOptions are the optional settings of NewClient.
+// ClientOptions are the optional settings of NewClient. Settings that are
+// facts about one table (its keys, indexes, ordering, signed table name)
+// live in its TableConfig.
 type ClientOptions struct {
-	// Encryptor options applied to every table.
-	Encryptor []func(*Options)
 	// PassThroughTables are sent unchanged, without encryption. Every other
-	// table without a TableConfig is refused (ErrUnknownTable).
+	// table without a TableConfig is refused (ErrUnknownTable). A table ARN
+	// stands for the table name in it.
 	PassThroughTables []string
+	// RedactKeys leaves Error.Key empty: by default an error about one of
+	// the items of a multi-item call (Query, Scan, batch and transaction
+	// calls), and about the item of GetItem, DeleteItem, UpdateItem and
+	// PutItem's returned attributes, names the item's primary key values,
+	// which are stored in plaintext but may still be personal data.
+	RedactKeys bool
 }
 
 // Client wraps a DynamoDB client: items written to configured tables are
@@ -66,10 +72,10 @@ type ClientOptions struct {
 // written for the SDK, including the Query and Scan paginators. It is safe
 // for concurrent use.
 type Client struct {
-	api     DynamoDBAPI
-	tables  map[string]*table
-	pass    map[string]bool
-	encOpts []func(*Options)
+	api    DynamoDBAPI
+	tables map[string]*table // by table name
+	pass   map[string]bool
+	redact bool
 }
 
 type table struct {
@@ -79,37 +85,42 @@ type table struct {
 }
 
 // NewClient returns a Client for the given tables. A TableConfig without
-// PartitionKey has its key schema read once with DescribeTable on first use.
-// NewClient does no I/O.
+// PartitionKey has its key schema and secondary indexes read once with
+// DescribeTable on first use. NewClient does no I/O.
 func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*ClientOptions)) (*Client, error) {
 	var opts ClientOptions
 	for _, fn := range optFns {
 		fn(&opts)
 	}
-	c := &Client{api: api, tables: map[string]*table{}, pass: map[string]bool{}, encOpts: slices.Clone(opts.Encryptor)}
 	if api == nil {
 		return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: a DynamoDB client is required", ErrInvalidConfig)}
 	}
+	c := &Client{api: api, tables: map[string]*table{}, pass: map[string]bool{}, redact: opts.RedactKeys}
 	for _, cfg := range tables {
+		cfg.TableName = tableNameOf(cfg.TableName)
 		if _, dup := c.tables[cfg.TableName]; dup {
 			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: table configured twice", ErrInvalidConfig)}
 		}
 		cfg.Actions.Attributes = maps.Clone(cfg.Actions.Attributes)
+		cfg.Indexes = slices.Clone(cfg.Indexes)
 		t := &table{cfg: cfg}
 		if cfg.PartitionKey != "" {
-			enc, err := NewEncryptor(cfg, c.encOpts...)
+			enc, err := c.newEncryptor(cfg)
 			if err != nil {
 				return nil, err
 			}
 			t.enc.Store(enc)
 		} else if cfg.TableName == "" {
 			return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: table name is required", ErrInvalidConfig)}
+		} else if len(cfg.Indexes) > 0 {
+			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: Indexes given without PartitionKey: give the key schema and the indexes, or neither to read both with DescribeTable", ErrInvalidConfig)}
 		} else if err := cfg.Actions.Validate(); err != nil {
 			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: %w", ErrInvalidConfig, err)}
 		}
 		c.tables[cfg.TableName] = t
 	}
 	for _, name := range opts.PassThroughTables {
+		name = tableNameOf(name)
 		if _, ok := c.tables[name]; ok {
 			return nil, &Error{Op: "new client", Table: name, Err: fmt.Errorf("%w: table is both configured and passed through", ErrInvalidConfig)}
 		}
@@ -118,9 +129,19 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*ClientOpti
 	return c, nil
 }
 
+func (c *Client) newEncryptor(cfg TableConfig) (*Encryptor, error) {
+	enc, err := NewEncryptor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	enc.redactKeys = c.redact
+	return enc, nil
+}
+
 // encryptor returns the table's Encryptor, or nil for a pass-through table.
+// name may be a table name or a table ARN.
 func (c *Client) encryptor(ctx context.Context, op string, name *string) (*Encryptor, error) {
-	n := deref(name)
+	n := tableNameOf(deref(name))
 	t, ok := c.tables[n]
 	if !ok {
 		if c.pass[n] {
@@ -140,6 +161,9 @@ func (c *Client) encryptor(ctx context.Context, op string, name *string) (*Encry
 	if err != nil {
 		return nil, &Error{Op: op, Table: n, Err: fmt.Errorf("reading the key schema: %w", err)}
 	}
+	if out.Table == nil {
+		return nil, &Error{Op: op, Table: n, Err: fmt.Errorf("%w: reading the key schema: DescribeTable returned no table", ErrMalformed)}
+	}
 	cfg := t.cfg
 	for _, k := range out.Table.KeySchema {
 		switch k.KeyType {
@@ -149,7 +173,8 @@ func (c *Client) encryptor(ctx context.Context, op string, name *string) (*Encry
 			cfg.SortKey = deref(k.AttributeName)
 		}
 	}
-	enc, err := NewEncryptor(cfg, c.encOpts...)
+	cfg.Indexes = indexesFromDescription(out.Table)
+	enc, err := c.newEncryptor(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -164,50 +189,6 @@ func deref(s *string) string {
 	return *s
 }
 
-// unsupported reports an expression problem before any request.
-func unsupported(op, table, attr, format string, args ...any) error {
-	return &Error{Op: op, Table: table, Attribute: attr, Err: fmt.Errorf("%w: "+format, append([]any{ErrUnsupportedOperation}, args...)...)}
-}
-
-// checkCondition refuses condition, filter and key-condition expressions
-// (and their legacy map forms) that refer to an encrypted attribute: DynamoDB
-// would compare ciphertext.
-func (e *Encryptor) checkCondition(op, kind string, expr *string, names map[string]string, legacy ...string) error {
-	var attrs []string
-	if expr != nil {
-		r, err := scanExpr(*expr, names)
-		if err != nil {
-			return unsupported(op, e.TableName(), "", "%s: %v", kind, err)
-		}
-		attrs = r.attrs
-	}
-	for _, a := range append(attrs, legacy...) {
-		if e.Action(a) == actions.EncryptAndSign {
-			return unsupported(op, e.TableName(), a, "%s refers to an encrypted attribute", kind)
-		}
-	}
-	return nil
-}
-
-// checkUpdate allows updates that touch only do-nothing attributes: anything
-// else would change signed content without a new signature.
-func (e *Encryptor) checkUpdate(op string, expr *string, names map[string]string, legacy []string) error {
-	var attrs []string
-	if expr != nil {
-		r, err := scanExpr(*expr, names)
-		if err != nil {
-			return unsupported(op, e.TableName(), "", "update expression: %v", err)
-		}
-		attrs = r.attrs
-	}
-	for _, a := range append(attrs, legacy...) {
-		if e.Action(a) != actions.DoNothing {
-			return unsupported(op, e.TableName(), a, "UpdateItem may only touch do-nothing attributes; this one is %s (read, change and put the item instead)", e.Action(a))
-		}
-	}
-	return nil
-}
-
 // stripProjection removes a projection from a request so that whole items
 // come back for verification; the projection is applied after decryption.
 // Attribute-name placeholders only the projection used are dropped (DynamoDB
@@ -219,6 +200,11 @@ func (e *Encryptor) stripProjection(op string, proj **string, attrsToGet *[]stri
 	p, err := parseProjection(deref(*proj), *attrsToGet, *names)
 	if err != nil {
 		return nil, false, unsupported(op, e.TableName(), "", "%v", err)
+	}
+	for _, a := range p {
+		if isReserved(a) {
+			return nil, false, unsupported(op, e.TableName(), a, "projection refers to an attribute the encryptor writes")
+		}
 	}
 	*proj, *attrsToGet = nil, nil
 	if *names != nil {
@@ -289,7 +275,7 @@ func (e *Encryptor) decryptOne(ctx context.Context, op string, item map[string]t
 	out, err := e.DecryptItem(ctx, item)
 	if err != nil {
 		err = withOp(op, err)
-		if de, ok := err.(*Error); ok {
+		if de, ok := err.(*Error); ok && !e.redactKeys {
 			de.Key = e.keyString(item)
 		}
 		return nil, err
@@ -384,6 +370,9 @@ func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns 
 	if enc == nil { // pass-through table
 		return c.api.GetItem(ctx, in, optFns...)
 	}
+	if err := enc.checkKey(op, "Key", in.Key); err != nil {
+		return nil, err
+	}
 	req := *in
 	p, projected, err := enc.stripProjection(op, &req.ProjectionExpression, &req.AttributesToGet, &req.ExpressionAttributeNames)
 	if err != nil {
@@ -413,6 +402,9 @@ func (c *Client) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o
 	if enc == nil { // pass-through table
 		return c.api.DeleteItem(ctx, in, optFns...)
 	}
+	if err := enc.checkKey(op, "Key", in.Key); err != nil {
+		return nil, err
+	}
 	if err := enc.checkCondition(op, "condition expression", in.ConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.Expected)...); err != nil {
 		return nil, err
 	}
@@ -428,9 +420,12 @@ func (c *Client) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o
 }
 
 // UpdateItem is allowed only when the update touches do-nothing attributes
-// (signed content cannot change without a new signature). Returned ALL_OLD /
-// ALL_NEW attributes are verified and decrypted; UPDATED_* return only
-// do-nothing attributes, as stored.
+// (signed content cannot change without a new signature). It never creates an
+// item: the wrapper adds attribute_exists(<partition key>) to the condition,
+// so an update of a missing key fails with ConditionalCheckFailedException
+// instead of writing an item without a signature. Returned ALL_OLD / ALL_NEW
+// attributes are verified and decrypted; UPDATED_* return only do-nothing
+// attributes, as stored.
 func (c *Client) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
 	const op = "UpdateItem"
 	enc, err := c.encryptor(ctx, op, in.TableName)
@@ -440,13 +435,21 @@ func (c *Client) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o
 	if enc == nil { // pass-through table
 		return c.api.UpdateItem(ctx, in, optFns...)
 	}
+	if err := enc.checkKey(op, "Key", in.Key); err != nil {
+		return nil, err
+	}
 	if err := enc.checkUpdate(op, in.UpdateExpression, in.ExpressionAttributeNames, legacyKeys(in.AttributeUpdates)); err != nil {
 		return nil, err
 	}
 	if err := enc.checkCondition(op, "condition expression", in.ConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.Expected)...); err != nil {
 		return nil, err
 	}
-	out, err := c.api.UpdateItem(ctx, in, optFns...)
+	req := *in
+	legacy := in.UpdateExpression == nil && (in.AttributeUpdates != nil || in.Expected != nil)
+	if err := enc.requireExisting(op, legacy, &req.ConditionExpression, &req.ExpressionAttributeNames, &req.Expected, in.ConditionalOperator); err != nil {
+		return nil, err
+	}
+	out, err := c.api.UpdateItem(ctx, &req, optFns...)
 	if err != nil {
 		return nil, enc.decryptConditionFailure(ctx, err)
 	}
@@ -471,6 +474,13 @@ func (c *Client) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...f
 	}
 	if enc == nil { // pass-through table
 		return c.api.Query(ctx, in, optFns...)
+	}
+	ix, err := enc.checkIndex(op, in.IndexName)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.checkStartKey(op, in.ExclusiveStartKey, ix); err != nil {
+		return nil, err
 	}
 	if err := enc.checkCondition(op, "key condition", in.KeyConditionExpression, in.ExpressionAttributeNames, legacyKeys(in.KeyConditions)...); err != nil {
 		return nil, err
@@ -507,6 +517,13 @@ func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...fun
 	if enc == nil { // pass-through table
 		return c.api.Scan(ctx, in, optFns...)
 	}
+	ix, err := enc.checkIndex(op, in.IndexName)
+	if err != nil {
+		return nil, err
+	}
+	if err := enc.checkStartKey(op, in.ExclusiveStartKey, ix); err != nil {
+		return nil, err
+	}
 	if err := enc.checkCondition(op, "filter expression", in.FilterExpression, in.ExpressionAttributeNames, legacyKeys(in.ScanFilter)...); err != nil {
 		return nil, err
 	}
@@ -529,28 +546,64 @@ func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...fun
 	return &res, nil
 }
 
+// batchTables resolves the tables of a batch request. Two entries for one
+// table (its name and its ARN) are refused: DynamoDB's answer could not be
+// matched to them.
+func batchTables[V any](c *Client, ctx context.Context, op string, reqs map[string]V) (map[string]*Encryptor, error) {
+	encs := make(map[string]*Encryptor, len(reqs)) // by table name; nil for pass-through
+	for name := range reqs {
+		n := tableNameOf(name)
+		if _, dup := encs[n]; dup {
+			return nil, unsupported(op, n, "", "the table appears twice in the request (by name and by ARN)")
+		}
+		enc, err := c.encryptor(ctx, op, &name)
+		if err != nil {
+			return nil, err
+		}
+		encs[n] = enc
+	}
+	return encs, nil
+}
+
+// requestKey returns the key of reqs that names table (a name or an ARN).
+func requestKey[V any](reqs map[string]V, table string) (string, bool) {
+	if _, ok := reqs[table]; ok {
+		return table, true
+	}
+	n := tableNameOf(table)
+	for k := range reqs {
+		if tableNameOf(k) == n {
+			return k, true
+		}
+	}
+	return "", false
+}
+
 // BatchGetItem gets items from several tables and verifies and decrypts
 // them. UnprocessedKeys come back with the caller's own request settings
 // (projection included).
 func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	const op = "BatchGetItem"
+	encs, err := batchTables(c, ctx, op, in.RequestItems)
+	if err != nil {
+		return nil, err
+	}
 	req := *in
 	req.RequestItems = make(map[string]types.KeysAndAttributes, len(in.RequestItems))
-	encs := map[string]*Encryptor{}
 	projs := map[string]projection{}
 	for name, ka := range in.RequestItems {
-		enc, err := c.encryptor(ctx, op, &name)
-		if err != nil {
-			return nil, err
-		}
-		if enc != nil {
-			encs[name] = enc
+		if enc := encs[tableNameOf(name)]; enc != nil {
+			for _, k := range ka.Keys {
+				if err := enc.checkKey(op, "Keys", k); err != nil {
+					return nil, err
+				}
+			}
 			p, projected, err := enc.stripProjection(op, &ka.ProjectionExpression, &ka.AttributesToGet, &ka.ExpressionAttributeNames)
 			if err != nil {
 				return nil, err
 			}
 			if projected {
-				projs[name] = p
+				projs[tableNameOf(name)] = p
 			}
 		}
 		req.RequestItems[name] = ka
@@ -562,12 +615,16 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 	res := *out
 	res.Responses = make(map[string][]map[string]types.AttributeValue, len(out.Responses))
 	for name, items := range out.Responses {
-		enc := encs[name]
+		n := tableNameOf(name)
+		enc, known := encs[n]
+		if !known {
+			return nil, &Error{Op: op, Table: n, Err: fmt.Errorf("%w: the response names a table that was not requested", ErrMalformed)}
+		}
 		if enc == nil {
 			res.Responses[name] = items
 			continue
 		}
-		p, projected := projs[name]
+		p, projected := projs[n]
 		if res.Responses[name], err = enc.decryptAll(ctx, op, items, p, projected); err != nil {
 			return nil, err
 		}
@@ -575,37 +632,48 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 	if out.UnprocessedKeys != nil {
 		res.UnprocessedKeys = make(map[string]types.KeysAndAttributes, len(out.UnprocessedKeys))
 		for name, ka := range out.UnprocessedKeys {
-			orig := in.RequestItems[name]
+			k, ok := requestKey(in.RequestItems, name)
+			if !ok {
+				return nil, &Error{Op: op, Table: tableNameOf(name), Err: fmt.Errorf("%w: unprocessed keys of a table that was not requested", ErrMalformed)}
+			}
+			orig := in.RequestItems[k]
 			orig.Keys = ka.Keys
-			res.UnprocessedKeys[name] = orig
+			res.UnprocessedKeys[k] = orig
 		}
 	}
 	return &res, nil
 }
 
 // BatchWriteItem encrypts put requests for configured tables. Unprocessed
-// put requests come back as the caller's plaintext items.
+// put requests come back as the caller's plaintext items. Each write request
+// must set exactly one of PutRequest and DeleteRequest, and a delete's key
+// may hold only the primary key attributes.
 func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
 	const op = "BatchWriteItem"
+	encs, err := batchTables(c, ctx, op, in.RequestItems)
+	if err != nil {
+		return nil, err
+	}
 	req := *in
 	req.RequestItems = make(map[string][]types.WriteRequest, len(in.RequestItems))
-	encs := map[string]*Encryptor{}
 	plain := map[string]map[string]map[string]types.AttributeValue{} // table → key → plaintext item
 	for name, wrs := range in.RequestItems {
-		enc, err := c.encryptor(ctx, op, &name)
-		if err != nil {
-			return nil, err
-		}
+		enc := encs[tableNameOf(name)]
 		if enc == nil {
 			req.RequestItems[name] = wrs
 			continue
 		}
-		encs[name] = enc
-		plain[name] = map[string]map[string]types.AttributeValue{}
+		plain[enc.TableName()] = map[string]map[string]types.AttributeValue{}
 		out := make([]types.WriteRequest, len(wrs))
 		for i, wr := range wrs {
 			out[i] = wr
-			if wr.PutRequest == nil {
+			if (wr.PutRequest == nil) == (wr.DeleteRequest == nil) {
+				return nil, unsupported(op, enc.TableName(), "", "write request %d must set exactly one of PutRequest and DeleteRequest", i)
+			}
+			if wr.DeleteRequest != nil {
+				if err := enc.checkKey(op, "DeleteRequest.Key", wr.DeleteRequest.Key); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			item, err := enc.EncryptItem(ctx, wr.PutRequest.Item)
@@ -613,7 +681,7 @@ func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 				return nil, withOp(op, err)
 			}
 			out[i].PutRequest = &types.PutRequest{Item: item}
-			plain[name][enc.keyString(item)] = wr.PutRequest.Item
+			plain[enc.TableName()][enc.keyString(item)] = wr.PutRequest.Item
 		}
 		req.RequestItems[name] = out
 	}
@@ -625,14 +693,14 @@ func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 	if out.UnprocessedItems != nil {
 		res.UnprocessedItems = make(map[string][]types.WriteRequest, len(out.UnprocessedItems))
 		for name, wrs := range out.UnprocessedItems {
-			enc := encs[name]
+			enc := encs[tableNameOf(name)]
 			back := make([]types.WriteRequest, len(wrs))
 			for i, wr := range wrs {
 				back[i] = wr
 				if enc != nil && wr.PutRequest != nil {
-					orig, ok := plain[name][enc.keyString(wr.PutRequest.Item)]
+					orig, ok := plain[enc.TableName()][enc.keyString(wr.PutRequest.Item)]
 					if !ok {
-						return nil, &Error{Op: op, Table: name, Err: fmt.Errorf("%w: an unprocessed put request matches no request item", ErrMalformed)}
+						return nil, &Error{Op: op, Table: enc.TableName(), Err: fmt.Errorf("%w: an unprocessed put request matches no request item", ErrMalformed)}
 					}
 					back[i].PutRequest = &types.PutRequest{Item: orig}
 				}
@@ -643,8 +711,9 @@ func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 	return &res, nil
 }
 
-// TransactWriteItems encrypts puts and checks conditions and updates as the
-// single-item calls do. Items in the CancellationReasons of a
+// TransactWriteItems encrypts puts and checks conditions, keys and updates
+// as the single-item calls do; each entry must set exactly one of Put,
+// Update, Delete and ConditionCheck. Items in the CancellationReasons of a
 // TransactionCanceledException come back decrypted (or removed if they fail
 // verification).
 func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
@@ -654,6 +723,15 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 	encs := make([]*Encryptor, len(in.TransactItems))
 	for i, ti := range in.TransactItems {
 		req.TransactItems[i] = ti
+		set := 0
+		for _, isSet := range []bool{ti.Put != nil, ti.Update != nil, ti.Delete != nil, ti.ConditionCheck != nil} {
+			if isSet {
+				set++
+			}
+		}
+		if set != 1 {
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: transact item %d sets %d operations; exactly one of Put, Update, Delete and ConditionCheck is allowed", ErrUnsupportedOperation, i, set)}
+		}
 		var err error
 		switch {
 		case ti.Put != nil:
@@ -677,6 +755,9 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 				return nil, err
 			}
 			if e := encs[i]; e != nil {
+				if err := e.checkKey(op, "Delete.Key", ti.Delete.Key); err != nil {
+					return nil, err
+				}
 				if err := e.checkCondition(op, "condition expression", ti.Delete.ConditionExpression, ti.Delete.ExpressionAttributeNames); err != nil {
 					return nil, err
 				}
@@ -686,6 +767,9 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 				return nil, err
 			}
 			if e := encs[i]; e != nil {
+				if err := e.checkKey(op, "ConditionCheck.Key", ti.ConditionCheck.Key); err != nil {
+					return nil, err
+				}
 				if err := e.checkCondition(op, "condition expression", ti.ConditionCheck.ConditionExpression, ti.ConditionCheck.ExpressionAttributeNames); err != nil {
 					return nil, err
 				}
@@ -695,12 +779,21 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 				return nil, err
 			}
 			if e := encs[i]; e != nil {
+				if err := e.checkKey(op, "Update.Key", ti.Update.Key); err != nil {
+					return nil, err
+				}
 				if err := e.checkUpdate(op, ti.Update.UpdateExpression, ti.Update.ExpressionAttributeNames, nil); err != nil {
 					return nil, err
 				}
 				if err := e.checkCondition(op, "condition expression", ti.Update.ConditionExpression, ti.Update.ExpressionAttributeNames); err != nil {
 					return nil, err
 				}
+				upd := *ti.Update
+				var none map[string]types.ExpectedAttributeValue
+				if err := e.requireExisting(op, false, &upd.ConditionExpression, &upd.ExpressionAttributeNames, &none, ""); err != nil {
+					return nil, err
+				}
+				req.TransactItems[i].Update = &upd
 			}
 		}
 	}
@@ -740,7 +833,7 @@ func (c *Client) TransactGetItems(ctx context.Context, in *dynamodb.TransactGetI
 	for i, ti := range in.TransactItems {
 		req.TransactItems[i] = ti
 		if ti.Get == nil {
-			continue
+			return nil, &Error{Op: op, Err: fmt.Errorf("%w: transact item %d has no Get", ErrUnsupportedOperation, i)}
 		}
 		enc, err := c.encryptor(ctx, op, ti.Get.TableName)
 		if err != nil {
@@ -748,6 +841,9 @@ func (c *Client) TransactGetItems(ctx context.Context, in *dynamodb.TransactGetI
 		}
 		if enc == nil {
 			continue
+		}
+		if err := enc.checkKey(op, "Get.Key", ti.Get.Key); err != nil {
+			return nil, err
 		}
 		encs[i] = enc
 		get := *ti.Get

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -20,33 +22,40 @@ import (
 	"github.com/ddbec/ddbec-go/signing"
 )
 
-// TableConfig describes one table: its name, primary key, actions and
-// materials provider.
+// TableConfig describes one table: its name, keys, actions, materials
+// provider and the settings that must equal the writer's to read its items.
 type TableConfig struct {
+	// TableName is the table's name (a table ARN is accepted and stands for
+	// the name in it).
 	TableName    string
 	PartitionKey string // partition (hash) key attribute name; required
 	SortKey      string // sort (range) key attribute name; empty if none
-	// Actions gives each attribute's action. Key attributes stay in
-	// plaintext: if the default would encrypt them they are only signed; an
-	// explicit EncryptAndSign on a key is an ErrInvalidConfig.
+	// Indexes are the table's global and local secondary indexes. Their key
+	// attributes are never encrypted: an explicit EncryptAndSign on one, or a
+	// default EncryptAndSign it does not override, is an ErrInvalidConfig. A
+	// Client learns them with DescribeTable when PartitionKey is empty; when
+	// the key schema is given here, list the indexes here too.
+	Indexes []Index
+	// Actions gives each attribute's action. Whenever anything is signed,
+	// the primary key attributes are SignOnly whatever the default; an
+	// explicit EncryptAndSign on a key, or an explicit DoNothing without
+	// LegacyUnsignedKeys, is an ErrInvalidConfig.
 	Actions actions.Map
 	// Provider supplies keys. It may be nil only when every action is
 	// DoNothing.
 	Provider MaterialsProvider
-}
 
-// Options are the optional settings of an Encryptor.
-type Options struct {
-	// Ordering is the ordering profile used to write (spec §8.1). The default,
-	// JavaOrdering, is what the Java client writes and reads; choose
-	// PythonOrdering when Python clients must verify items whose signed
-	// strings, names or binary sets contain characters above U+FFFF or bytes
-	// of 0x80 and more. Reads try this ordering first and then the other.
+	// Ordering is the ordering profile used to write (docs/legacy-format.md
+	// §8.1). The default, JavaOrdering, is what the Java client writes and
+	// reads; choose PythonOrdering when Python clients must verify items whose
+	// signed strings, names or binary sets contain characters above U+FFFF or
+	// bytes of 0x80 and more. Reads try this ordering first and then the
+	// other.
 	Ordering signing.Ordering
 	// SignedTableName is the table name bound into signatures and handed to
-	// providers, when it differs from TableConfig.TableName: set it to read
-	// items copied from another table (the legacy clients' table-name
-	// override). Empty means TableConfig.TableName.
+	// providers, when it differs from TableName: set it to read items copied
+	// from another table (the legacy clients' table-name override). Empty
+	// means TableName.
 	SignedTableName string
 	// AllowPythonRoundedNumbers also verifies items the way the legacy Python
 	// client signs sign-only numbers of more than 28 significant digits:
@@ -54,6 +63,14 @@ type Options struct {
 	// without the signature noticing, so it is off by default; turn it on
 	// only to read legacy Python items that fail verification without it.
 	AllowPythonRoundedNumbers bool
+	// LegacyUnsignedKeys is a migration setting: it restores the legacy
+	// clients' key rule, under which a primary key attribute whose action is
+	// DoNothing (explicitly, or from a DoNothing default) stays outside the
+	// signature. Items of such a table can be moved to another key, and their
+	// signed and encrypted attributes copied into another item, without
+	// detection. Set it only to read (and, during the migration, write) items
+	// that legacy writers produced with unsigned keys; see SECURITY.md.
+	LegacyUnsignedKeys bool
 }
 
 // Encryptor encrypts, signs, verifies and decrypts items of one table in the
@@ -62,17 +79,16 @@ type Options struct {
 type Encryptor struct {
 	cfg         TableConfig
 	acts        actions.Map
-	opts        Options
 	signedTable string
 	allNothing  bool
+	keys        []string         // primary key names
+	indexes     map[string]Index // by name
+	redactKeys  bool             // set by a Client: no key values in Error.Key
 }
 
 // NewEncryptor validates cfg and returns an Encryptor. It does no I/O.
-func NewEncryptor(cfg TableConfig, optFns ...func(*Options)) (*Encryptor, error) {
-	var opts Options
-	for _, fn := range optFns {
-		fn(&opts)
-	}
+func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
+	cfg.TableName = tableNameOf(cfg.TableName)
 	fail := func(attr, format string, args ...any) error {
 		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
 			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
@@ -87,21 +103,30 @@ func NewEncryptor(cfg TableConfig, optFns ...func(*Options)) (*Encryptor, error)
 		return nil, fail(cfg.SortKey, "sort key and partition key are the same attribute")
 	}
 	for _, k := range []string{cfg.PartitionKey, cfg.SortKey} {
-		if k == actions.SignatureAttribute || k == actions.MaterialDescriptionAttribute || actions.IsReplicationAttribute(k) {
+		if isReserved(k) || actions.IsReplicationAttribute(k) {
 			return nil, fail(k, "a key attribute cannot have a reserved name")
 		}
 	}
-	if opts.Ordering != signing.JavaOrdering && opts.Ordering != signing.PythonOrdering {
-		return nil, fail("", "unknown ordering %d", opts.Ordering)
+	if cfg.Ordering != signing.JavaOrdering && cfg.Ordering != signing.PythonOrdering {
+		return nil, fail("", "unknown ordering %d", cfg.Ordering)
 	}
-	acts, err := cfg.Actions.ForKeys(cfg.PartitionKey, cfg.SortKey)
+	if err := validateIndexes(cfg); err != nil {
+		return nil, err
+	}
+	acts, err := effectiveActions(cfg)
 	if err != nil {
-		return nil, fail("", "%w", err)
+		return nil, err
 	}
-	e := &Encryptor{cfg: cfg, acts: acts, opts: opts, signedTable: cfg.TableName, allNothing: acts.AllDoNothing()}
-	e.cfg.Actions = acts
-	if opts.SignedTableName != "" {
-		e.signedTable = opts.SignedTableName
+	cfg.Actions = acts
+	cfg.Indexes = slices.Clone(cfg.Indexes)
+	e := &Encryptor{cfg: cfg, acts: acts, signedTable: cmp.Or(cfg.SignedTableName, cfg.TableName), allNothing: acts.AllDoNothing()}
+	e.keys = []string{cfg.PartitionKey}
+	if cfg.SortKey != "" {
+		e.keys = append(e.keys, cfg.SortKey)
+	}
+	e.indexes = make(map[string]Index, len(cfg.Indexes))
+	for _, ix := range cfg.Indexes {
+		e.indexes[ix.Name] = ix
 	}
 	if cfg.Provider == nil && !e.allNothing {
 		return nil, fail("", "a materials provider is required")
@@ -122,12 +147,7 @@ func (e *Encryptor) err(op, attr string, err error) error {
 	return &Error{Op: op, Table: e.cfg.TableName, Attribute: attr, Err: err}
 }
 
-func (e *Encryptor) keyNames() []string {
-	if e.cfg.SortKey == "" {
-		return []string{e.cfg.PartitionKey}
-	}
-	return []string{e.cfg.PartitionKey, e.cfg.SortKey}
-}
+func (e *Encryptor) keyNames() []string { return e.keys }
 
 // EncryptItem returns the item to store: encrypt-and-sign attributes replaced
 // by their ciphertext, plus the signature and material description
@@ -217,7 +237,7 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		}
 	}
 
-	sts, err := signing.StringToSign(e.signedTable, out, e.acts.Get, e.opts.Ordering)
+	sts, err := signing.StringToSign(e.signedTable, out, e.acts.Get, e.cfg.Ordering)
 	if err != nil {
 		var ae *signing.AttributeError
 		if errors.As(err, &ae) {
@@ -279,7 +299,7 @@ func (e *Encryptor) encryptValue(mode cipher.BlockMode, iv []byte, v types.Attri
 	n := serializedSizeHint(v)
 	out := make([]byte, aes.BlockSize, aes.BlockSize+n+aes.BlockSize)
 	copy(out, iv)
-	out, err := signing.AppendSerialized(out, v, e.opts.Ordering)
+	out, err := signing.AppendSerialized(out, v, e.cfg.Ordering)
 	if err != nil {
 		return nil, err
 	}
@@ -453,11 +473,11 @@ func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, a
 		var err error
 		switch i {
 		case 0:
-			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering)
+			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.cfg.Ordering)
 		case 1:
-			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.opts.Ordering.Other())
+			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.cfg.Ordering.Other())
 		case 2:
-			if !e.opts.AllowPythonRoundedNumbers {
+			if !e.cfg.AllowPythonRoundedNumbers {
 				continue
 			}
 			sts, err = signing.StringToSignLegacyPython(e.signedTable, stored, e.acts.Get)
@@ -484,5 +504,24 @@ func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, a
 		}
 		return e.err("decrypt", "", fmt.Errorf("%w: %w", ErrSignature, encodeErr))
 	}
-	return e.err("decrypt", actions.SignatureAttribute, fmt.Errorf("%w: %w", ErrSignature, verifyErr))
+	return e.err("decrypt", actions.SignatureAttribute, fmt.Errorf("%w: %w (%s)", ErrSignature, verifyErr, e.mustMatch()))
+}
+
+// mustMatch says which configuration inputs a reader must share with the
+// writer of an item for its signature to verify; it names settings, never
+// values from the item.
+func (e *Encryptor) mustMatch() string {
+	var b strings.Builder
+	b.WriteString("the item was changed, or written with another configuration: the signed table name ")
+	b.WriteString(strconv.Quote(e.signedTable))
+	b.WriteString(", the key attributes ")
+	b.WriteString(e.keyList())
+	b.WriteString(", every attribute's actions and the signing key must equal the writer's; both orderings were tried")
+	if !e.cfg.AllowPythonRoundedNumbers {
+		b.WriteString(" (legacy Python items with numbers of more than 28 digits need AllowPythonRoundedNumbers)")
+	}
+	if !e.cfg.LegacyUnsignedKeys {
+		b.WriteString("; legacy writers whose key attributes were do_nothing need TableConfig.LegacyUnsignedKeys")
+	}
+	return b.String()
 }

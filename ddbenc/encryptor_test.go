@@ -94,9 +94,13 @@ func providers(t testing.TB) map[string]ddbenc.MaterialsProvider {
 	}
 }
 
-func newEncryptor(t testing.TB, p ddbenc.MaterialsProvider, acts actions.Map, optFns ...func(*ddbenc.Options)) *ddbenc.Encryptor {
+func newEncryptor(t testing.TB, p ddbenc.MaterialsProvider, acts actions.Map, optFns ...func(*ddbenc.TableConfig)) *ddbenc.Encryptor {
 	t.Helper()
-	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: pk, SortKey: sk, Actions: acts, Provider: p}, optFns...)
+	cfg := ddbenc.TableConfig{TableName: "T", PartitionKey: pk, SortKey: sk, Actions: acts, Provider: p}
+	for _, fn := range optFns {
+		fn(&cfg)
+	}
+	e, err := ddbenc.NewEncryptor(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +198,7 @@ func TestRoundTripRandomItems(t *testing.T) {
 					item[sk] = &types.AttributeValueMemberN{Value: "28"} // key numbers are signed; see TestPythonOrderingRefusesImpreciseSignedNumbers
 				}
 				acts := randomActions(r, item)
-				e := newEncryptor(t, p, acts, func(opts *ddbenc.Options) { opts.Ordering = o })
+				e := newEncryptor(t, p, acts, func(opts *ddbenc.TableConfig) { opts.Ordering = o })
 				before := avtest.Clone(item)
 				stored, err := e.EncryptItem(ctx, item)
 				// Under the Python ordering, sign-only numbers with more than
@@ -202,7 +206,7 @@ func TestRoundTripRandomItems(t *testing.T) {
 				var de *ddbenc.Error
 				for o == signing.PythonOrdering && errors.Is(err, ddbenc.ErrInvalidItem) && errors.As(err, &de) && acts.Attributes[de.Attribute] == actions.SignOnly {
 					acts.Attributes[de.Attribute] = actions.EncryptAndSign
-					e = newEncryptor(t, p, acts, func(opts *ddbenc.Options) { opts.Ordering = o })
+					e = newEncryptor(t, p, acts, func(opts *ddbenc.TableConfig) { opts.Ordering = o })
 					stored, err = e.EncryptItem(ctx, item)
 				}
 				if err != nil {
@@ -212,7 +216,7 @@ func TestRoundTripRandomItems(t *testing.T) {
 					t.Fatalf("%s/%s/%d: EncryptItem mutated its input:\n%s", name, o, i, diff)
 				}
 				// A reader configured with the other ordering reads it too.
-				reader := newEncryptor(t, p, acts, func(opts *ddbenc.Options) { opts.Ordering = o.Other() })
+				reader := newEncryptor(t, p, acts, func(opts *ddbenc.TableConfig) { opts.Ordering = o.Other() })
 				for _, d := range []*ddbenc.Encryptor{e, reader} {
 					storedBefore := avtest.Clone(stored)
 					got, err := d.DecryptItem(ctx, stored)
@@ -410,8 +414,7 @@ func TestSignedTableNameReadsCopiedItems(t *testing.T) {
 	p := providers(t)["static-hmac"]
 	orig := newEncryptor(t, p, testActions)
 	stored := storedItem(t, orig)
-	copyReader, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "Copy", PartitionKey: pk, SortKey: sk, Actions: testActions, Provider: p},
-		func(o *ddbenc.Options) { o.SignedTableName = "T" })
+	copyReader, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "Copy", PartitionKey: pk, SortKey: sk, Actions: testActions, Provider: p, SignedTableName: "T"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -475,7 +478,7 @@ func TestEncryptErrors(t *testing.T) {
 func TestPythonOrderingRefusesImpreciseSignedNumbers(t *testing.T) {
 	ctx := context.Background()
 	p := providers(t)["static-hmac"]
-	py := newEncryptor(t, p, testActions, func(o *ddbenc.Options) { o.Ordering = signing.PythonOrdering })
+	py := newEncryptor(t, p, testActions, func(o *ddbenc.TableConfig) { o.Ordering = signing.PythonOrdering })
 	java := newEncryptor(t, p, testActions)
 	for _, n := range []string{"1234567890123456789012345678901", "-0"} {
 		for _, v := range []types.AttributeValue{
@@ -514,8 +517,7 @@ func TestPythonRoundedNumbersOnlyWhenAllowed(t *testing.T) {
 	e := newEncryptor(t, p, testActions)
 	stored := storedItem(t, e)
 	stored["signed"] = &types.AttributeValueMemberN{Value: "1234567890123456789012345678901"}
-	acts, _ := testActions.ForKeys(pk, sk)
-	sts, err := signing.StringToSignLegacyPython("T", stored, acts.Get)
+	sts, err := signing.StringToSignLegacyPython("T", stored, e.Action)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -523,11 +525,11 @@ func TestPythonRoundedNumbersOnlyWhenAllowed(t *testing.T) {
 	stored[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
 
 	for _, o := range []signing.Ordering{signing.JavaOrdering, signing.PythonOrdering} {
-		strict := newEncryptor(t, p, testActions, func(opts *ddbenc.Options) { opts.Ordering = o })
+		strict := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = o })
 		if _, err := strict.DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrSignature) {
 			t.Errorf("%s: rounded item without the option: %v, want ErrSignature", o, err)
 		}
-		lenient := newEncryptor(t, p, testActions, func(opts *ddbenc.Options) { opts.Ordering = o; opts.AllowPythonRoundedNumbers = true })
+		lenient := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = o; opts.AllowPythonRoundedNumbers = true })
 		got, err := lenient.DecryptItem(ctx, stored)
 		if err != nil {
 			t.Fatalf("%s: rounded item with the option: %v", o, err)
@@ -538,7 +540,7 @@ func TestPythonRoundedNumbersOnlyWhenAllowed(t *testing.T) {
 	}
 
 	// Our own Python-ordering items cannot be extended past the 28th digit.
-	py := newEncryptor(t, p, testActions, func(opts *ddbenc.Options) { opts.Ordering = signing.PythonOrdering })
+	py := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = signing.PythonOrdering })
 	item := map[string]types.AttributeValue{pk: &types.AttributeValueMemberS{Value: "k"}, sk: &types.AttributeValueMemberN{Value: "1"},
 		"signed": &types.AttributeValueMemberN{Value: "1234567890123456789012345678"}}
 	out, err := py.EncryptItem(ctx, item)
@@ -635,7 +637,7 @@ func TestNewEncryptorErrors(t *testing.T) {
 			t.Errorf("%s: NewEncryptor = %v, want ErrInvalidConfig", name, err)
 		}
 	}
-	if _, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: pk, Actions: enc, Provider: p}, func(o *ddbenc.Options) { o.Ordering = 7 }); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+	if _, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: pk, Actions: enc, Provider: p, Ordering: 7}); !errors.Is(err, ddbenc.ErrInvalidConfig) {
 		t.Errorf("unknown ordering: %v", err)
 	}
 }
@@ -827,8 +829,7 @@ func TestShortEncryptedValueIsAnError(t *testing.T) {
 	e := newEncryptor(t, p, testActions)
 	stored := storedItem(t, e)
 	stored["secret"] = &types.AttributeValueMemberB{Value: []byte{1, 2, 3}}
-	acts, _ := testActions.ForKeys(pk, sk)
-	sts, err := signing.StringToSign("T", stored, acts.Get, signing.JavaOrdering)
+	sts, err := signing.StringToSign("T", stored, e.Action, signing.JavaOrdering)
 	if err != nil {
 		t.Fatal(err)
 	}

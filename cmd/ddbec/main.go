@@ -153,7 +153,7 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 	var transform func(map[string]types.AttributeValue) ([]byte, error)
 	if c.cmd == "inspect" {
 		if c.partitionKey != "" {
-			if acts, err = acts.ForKeys(c.partitionKey, c.sortKey); err != nil {
+			if acts, err = ddbenc.EffectiveActions(ddbenc.TableConfig{TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts}); err != nil {
 				return nil, usageError{err}
 			}
 		}
@@ -278,9 +278,7 @@ func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	}
 	return ddbenc.NewEncryptor(ddbenc.TableConfig{
 		TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, Provider: p,
-	}, func(o *ddbenc.Options) {
-		o.Ordering = ord
-		o.AllowPythonRoundedNumbers = c.allowPythonRounded
+		Ordering: ord, AllowPythonRoundedNumbers: c.allowPythonRounded,
 	})
 }
 
