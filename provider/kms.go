@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -76,6 +77,16 @@ type DirectKMSOptions struct {
 	// KMS alone (Decrypt with that KeyId fails for other keys) without
 	// comparing the key KMS reports.
 	AllowKeyIDOrAlias bool
+	// AllowCrossRegion accepts a multi-Region key ARN (key id "mrk-…") of
+	// another Region than the KMS client's: every KMS call then crosses
+	// Regions to the ARN's Region. Without it NewDirectKMS refuses such an
+	// ARN and names the local replica's ARN (the same ARN in the client's
+	// Region), because in a global table each Region uses its own replica.
+	// It has no effect on single-Region keys (they exist in one Region only,
+	// so calls always go to their ARN's Region) nor when the client's Region
+	// is unknown (a KMSAPI without an Options() kms.Options method, or an
+	// empty Region).
+	AllowCrossRegion bool
 }
 
 // keyARN is a parsed KMS key ARN.
@@ -117,15 +128,16 @@ func sameOrRelatedMRK(want, got keyARN) bool {
 // derivation of an AES key and an HMAC key, the KMS encryption context of
 // spec §6.5. Every KMS call goes to the key ARN's Region.
 type DirectKMS struct {
-	client      KMSAPI
-	keyID       string // as configured
-	arn         keyARN // zero when AllowKeyIDOrAlias accepted a non-ARN
-	opts        DirectKMSOptions
-	contentAlg  string
-	contentBits int
-	macAlg      string // descriptor, e.g. "HmacSHA256/256"
-	macName     string // its algorithm, e.g. "HmacSHA256"
-	macBits     int
+	client       KMSAPI
+	clientRegion string // the client's configured Region, "" when unknown
+	keyID        string // as configured
+	arn          keyARN // zero when AllowKeyIDOrAlias accepted a non-ARN
+	opts         DirectKMSOptions
+	contentAlg   string
+	contentBits  int
+	macAlg       string // descriptor, e.g. "HmacSHA256/256"
+	macName      string // its algorithm, e.g. "HmacSHA256"
+	macBits      int
 }
 
 // Defaults of the KMS provider's descriptors.
@@ -137,6 +149,12 @@ const (
 
 // NewDirectKMS returns a provider for the KMS key keyARN (a full key ARN, e.g.
 // the local Region's replica of a multi-Region key). It does no I/O.
+//
+// When the client's Region is known (client has an Options() kms.Options
+// method, as *kms.Client does, and its Region is set), a multi-Region key ARN
+// of another Region is refused with ErrInvalidConfig naming the local
+// replica's ARN, unless DirectKMSOptions.AllowCrossRegion is set.
+// Single-Region key ARNs of any Region are accepted.
 func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions)) (*DirectKMS, error) {
 	var opts DirectKMSOptions
 	for _, fn := range optFns {
@@ -148,7 +166,7 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 	if client == nil {
 		return nil, bad("a KMS client is required")
 	}
-	p := &DirectKMS{client: client, keyID: keyARN, opts: opts}
+	p := &DirectKMS{client: client, clientRegion: regionOf(client), keyID: keyARN, opts: opts}
 	p.opts.GrantTokens = slices.Clone(opts.GrantTokens)
 	p.opts.MaterialDescription = maps.Clone(opts.MaterialDescription)
 	p.opts.Discovery.Accounts = slices.Clone(opts.Discovery.Accounts)
@@ -156,6 +174,11 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 		p.arn = a
 	} else if !opts.AllowKeyIDOrAlias || keyARN == "" {
 		return nil, bad("KMS key must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); a key id or alias needs AllowKeyIDOrAlias")
+	}
+	if p.arn.mrk() && !opts.AllowCrossRegion && p.clientRegion != "" && p.clientRegion != p.arn.region {
+		local := p.arn
+		local.region = p.clientRegion
+		return nil, bad("multi-Region KMS key %s is in Region %s but the KMS client's Region is %s: configure the local replica %s, or set AllowCrossRegion to call Region %s", p.arn, p.arn.region, p.clientRegion, local, p.arn.region)
 	}
 	switch opts.Mode {
 	case KMSStrict, KMSUncheckedLegacy:
@@ -208,12 +231,24 @@ func macKeySpec(desc string) (string, int, error) {
 // KeyARN returns the configured key ARN (or key id / alias).
 func (p *DirectKMS) KeyARN() string { return p.keyID }
 
+// regionOf returns the Region client is configured with, or "" when the
+// client does not tell (only *kms.Client and types with its Options method).
+func regionOf(client KMSAPI) string {
+	if c, ok := client.(interface{ Options() kms.Options }); ok {
+		return c.Options().Region
+	}
+	return ""
+}
+
 // region pins a call to the key ARN's Region, whatever the client's Region.
 func (p *DirectKMS) region(o *kms.Options) {
 	if p.arn.region != "" {
 		o.Region = p.arn.region
 	}
 }
+
+// callRegion is the Region KMS calls go to, "" when unknown.
+func (p *DirectKMS) callRegion() string { return cmp.Or(p.arn.region, p.clientRegion) }
 
 // kmsContext builds the legacy KMS encryption context (spec §6.5).
 func kmsContext(ec ddbenc.EncryptionContext, contentAlg, macAlg string) (map[string]string, error) {
@@ -261,7 +296,11 @@ func deriveKeys(dataKey []byte, contentBits, macBits int) (enc, mac []byte, err 
 }
 
 // kmsError classifies a KMS failure, keeping the SDK error reachable.
-func (p *DirectKMS) kmsError(op string, err error) error {
+// sentKeyID says whether the request named the configured key; ec is the
+// item's context (for naming what the KMS encryption context binds). The
+// message names keys, Regions, the table and key attribute names, never
+// attribute values, encryption context values or blobs.
+func (p *DirectKMS) kmsError(op string, sentKeyID bool, ec ddbenc.EncryptionContext, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
@@ -271,12 +310,43 @@ func (p *DirectKMS) kmsError(op string, err error) error {
 		invalidCT *kmstypes.InvalidCiphertextException
 	)
 	switch {
+	case errors.As(err, &notFound) && sentKeyID:
+		return fmt.Errorf("%w: provider: KMS %s: %s: %w", ddbenc.ErrWrongKey, op, p.notFoundText(), err)
 	case errors.As(err, &incorrect), errors.As(err, &notFound):
 		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrWrongKey, op, p.keyID, err)
+	case errors.As(err, &invalidCT) && op == "Decrypt":
+		return fmt.Errorf("%w: provider: KMS Decrypt with key %s: %s: %w", ddbenc.ErrDecryption, p.keyID, contextMismatchText(ec), err)
 	case errors.As(err, &invalidCT):
 		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrDecryption, op, p.keyID, err)
 	}
 	return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrKeyUnavailable, op, p.keyID, err)
+}
+
+// notFoundText says that the configured key does not exist where it was
+// called.
+func (p *DirectKMS) notFoundText() string {
+	where := "the KMS client's Region"
+	if r := p.callRegion(); r != "" {
+		where = "Region " + r
+	}
+	return fmt.Sprintf("KMS key %s does not exist in %s; for a multi-Region key, create its replica there or configure the local replica's ARN", p.keyID, where)
+}
+
+// contextMismatchText explains an InvalidCiphertextException on Decrypt:
+// what the KMS encryption context binds, naming the configuration inputs
+// (the signed table name and the key attribute names) but no values.
+func contextMismatchText(ec ddbenc.EncryptionContext) string {
+	table := "no table name"
+	if ec.TableName != "" {
+		table = "the table name (signed table name " + strconv.Quote(ec.TableName) + ")"
+	}
+	sortKey := "no sort key attribute"
+	if ec.SortKeyName != "" {
+		sortKey = "the sort key attribute name " + strconv.Quote(ec.SortKeyName)
+	}
+	return fmt.Sprintf("KMS refused the item's data key (InvalidCiphertextException): the KMS encryption context differs from the writer's, or the data key is damaged; "+
+		"%s, the partition key attribute name %q and %s must equal the writer's, and the item's key values and material description (its algorithms) are bound too",
+		table, ec.PartitionKeyName, sortKey)
 }
 
 // EncryptionMaterials calls GenerateDataKey and derives the item's keys.
@@ -292,7 +362,7 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 		GrantTokens:       p.opts.GrantTokens,
 	}, p.region)
 	if err != nil {
-		return nil, p.kmsError("GenerateDataKey", err)
+		return nil, p.kmsError("GenerateDataKey", true, ec, err)
 	}
 	if len(out.Plaintext) != kmsDataKeyBytes || len(out.CiphertextBlob) == 0 {
 		return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey returned a malformed data key", ddbenc.ErrKeyUnavailable)
@@ -356,7 +426,7 @@ func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	}
 	out, err := p.client.Decrypt(ctx, in, p.region)
 	if err != nil {
-		return nil, p.kmsError("Decrypt", err)
+		return nil, p.kmsError("Decrypt", in.KeyId != nil, ec, err)
 	}
 	defer clear(out.Plaintext)
 	if err := p.checkDecryptKey(deref(out.KeyId)); err != nil {

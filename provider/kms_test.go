@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"maps"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -86,44 +87,283 @@ func customer(id string) map[string]types.AttributeValue {
 }
 
 func TestMRKWriteEastReadWest(t *testing.T) {
+	// Items written in us-east-1 with the primary are read with the replica
+	// ARN: Decrypt goes to us-west-2 with KeyId = the replica, never across
+	// Regions. A client of another Region is refused for a multi-Region key
+	// unless AllowCrossRegion is set; a single-Region key has one Region only
+	// and is always accepted, its calls pinned to its ARN's Region.
 	ctx := context.Background()
+	crossRegion := func(o *provider.DirectKMSOptions) { o.AllowCrossRegion = true }
+	for _, c := range []struct {
+		name         string
+		singleRegion bool // a us-west-2 single-Region key instead of the MRK
+		readerRegion string
+		opts         []func(*provider.DirectKMSOptions)
+		wantRefused  bool
+	}{
+		{name: "MRK replica, us-west-2 client", readerRegion: "us-west-2"},
+		{name: "MRK replica, us-east-1 client", readerRegion: "us-east-1", wantRefused: true},
+		{name: "MRK replica, us-east-1 client, AllowCrossRegion", readerRegion: "us-east-1", opts: []func(*provider.DirectKMSOptions){crossRegion}},
+		{name: "single-Region key, us-east-1 client", singleRegion: true, readerRegion: "us-east-1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := startKMS(t, 0)
+			writeKey, readKey := e.mrk(t)
+			writeRegion := "us-east-1"
+			if c.singleRegion {
+				writeKey = e.fake.CreateKey("us-west-2", false)
+				readKey, writeRegion = writeKey, "us-west-2"
+			}
+			readerP, err := provider.NewDirectKMS(e.client(c.readerRegion, 1), readKey, c.opts...)
+			if c.wantRefused {
+				if !errors.Is(err, ddbenc.ErrInvalidConfig) || readerP != nil {
+					t.Fatalf("NewDirectKMS = %v, %v; want ErrInvalidConfig", readerP != nil, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("NewDirectKMS: %v", err)
+			}
+			writer := encryptorFor(t, directKMS(t, e.client(writeRegion, 1), writeKey))
+			reader := encryptorFor(t, readerP)
+			e.fake.Reset()
+			const n = 5
+			for i := range n {
+				item := customer("c-" + string(rune('a'+i)))
+				stored, err := writer.EncryptItem(ctx, item)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := reader.DecryptItem(ctx, stored)
+				if err != nil {
+					t.Fatalf("DecryptItem: %v", err)
+				}
+				if diff := avtest.DiffItems(item, got); diff != "" {
+					t.Fatalf("round trip (-want +got):\n%s", diff)
+				}
+			}
+			if g, d := e.fake.Count("GenerateDataKey"), e.fake.Count("Decrypt"); g != n || d != n || e.fake.Count("") != 2*n {
+				t.Errorf("KMS calls: %d GenerateDataKey, %d Decrypt, %d total; want %d, %d, %d", g, d, e.fake.Count(""), n, n, 2*n)
+			}
+			for _, call := range e.fake.Calls() {
+				switch call.Op {
+				case "GenerateDataKey":
+					if call.Region != writeRegion || call.KeyID != writeKey {
+						t.Errorf("GenerateDataKey went to %s with KeyId %s; want %s and %s", call.Region, call.KeyID, writeRegion, writeKey)
+					}
+				case "Decrypt":
+					if call.Region != "us-west-2" || call.KeyID != readKey {
+						t.Errorf("Decrypt went to %s with KeyId %s; want us-west-2 and %s", call.Region, call.KeyID, readKey)
+					}
+				}
+			}
+		})
+	}
+}
+
+// noOptions hides the Options method of a *kms.Client: the provider cannot
+// learn the client's Region.
+type noOptions struct{ provider.KMSAPI }
+
+// withOptions is a wrapper that keeps the Options method of a *kms.Client.
+type withOptions struct{ *kms.Client }
+
+func TestMRKOfAnotherRegionRefused(t *testing.T) {
 	e := startKMS(t, 0)
 	primary, replica := e.mrk(t)
-	writer := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), primary))
-	// The reader is handed a us-east-1 client on purpose: the provider must
-	// still call us-west-2, the replica's Region.
-	reader := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), replica))
+	single := e.fake.CreateKey("us-east-1", false)
+	west := e.client("us-west-2", 1)
+	crossRegion := func(o *provider.DirectKMSOptions) { o.AllowCrossRegion = true }
+	for _, c := range []struct {
+		name    string
+		client  provider.KMSAPI
+		arn     string
+		opts    []func(*provider.DirectKMSOptions)
+		wantErr bool
+	}{
+		{name: "MRK of another Region", client: west, arn: primary, wantErr: true},
+		{name: "MRK of another Region, client wrapper with Options", client: withOptions{west}, arn: primary, wantErr: true},
+		{name: "MRK of another Region, AllowCrossRegion", client: west, arn: primary, opts: []func(*provider.DirectKMSOptions){crossRegion}},
+		{name: "MRK of the client's Region", client: west, arn: replica},
+		{name: "single-Region key of another Region", client: west, arn: single},
+		{name: "MRK, client Region unknowable", client: noOptions{west}, arn: primary},
+		{name: "MRK, client Region empty", client: e.client("", 1), arn: primary},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.fake.Reset()
+			p, err := provider.NewDirectKMS(c.client, c.arn, c.opts...)
+			if n := e.fake.Count(""); n != 0 {
+				t.Errorf("NewDirectKMS made %d KMS calls, want none", n)
+			}
+			if !c.wantErr {
+				if err != nil || p == nil {
+					t.Fatalf("NewDirectKMS = %v, %v; want a provider", p != nil, err)
+				}
+				return
+			}
+			if !errors.Is(err, ddbenc.ErrInvalidConfig) || p != nil {
+				t.Fatalf("NewDirectKMS = %v, %v; want ErrInvalidConfig", p != nil, err)
+			}
+			want := "ddbenc: invalid configuration: provider: multi-Region KMS key " + primary +
+				" is in Region us-east-1 but the KMS client's Region is us-west-2: configure the local replica " + replica +
+				", or set AllowCrossRegion to call Region us-east-1"
+			if got := err.Error(); got != want {
+				t.Errorf("error:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
 
-	e.fake.Reset()
-	const n = 5
-	for i := range n {
-		item := customer("c-" + string(rune('a'+i)))
-		stored, err := writer.EncryptItem(ctx, item)
+func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
+	// KMS refuses the data key when the encryption context differs from the
+	// writer's; the error says which inputs must match, without values.
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	k := e.fake.CreateKey("us-east-1", false)
+	c := e.client("us-east-1", 1)
+	const pkValue, skValue = "pk-value-5e1f", "918273645"
+	item := customer(pkValue)
+	item["sk"] = &types.AttributeValueMemberN{Value: skValue}
+	stored, err := encryptorFor(t, directKMS(t, c, k)).EncryptItem(ctx, item)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc, err := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := func(table, pk, sk string) *ddbenc.Encryptor {
+		enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: table, PartitionKey: pk, SortKey: sk, Actions: kmsActions, Provider: directKMS(t, c, k)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := reader.DecryptItem(ctx, stored)
-		if err != nil {
-			t.Fatalf("DecryptItem with the replica: %v", err)
-		}
-		if diff := avtest.DiffItems(item, got); diff != "" {
-			t.Fatalf("round trip (-want +got):\n%s", diff)
-		}
+		return enc
 	}
-	if g, d := e.fake.Count("GenerateDataKey"), e.fake.Count("Decrypt"); g != n || d != n || e.fake.Count("") != 2*n {
-		t.Errorf("KMS calls: %d GenerateDataKey, %d Decrypt, %d total; want %d, %d, %d", g, d, e.fake.Count(""), n, n, 2*n)
+	// edit returns a copy of the stored item changed by fn.
+	edit := func(fn func(map[string]types.AttributeValue)) map[string]types.AttributeValue {
+		out := avtest.Clone(stored)
+		fn(out)
+		return out
 	}
-	for _, c := range e.fake.Calls() {
-		switch c.Op {
-		case "GenerateDataKey":
-			if c.Region != "us-east-1" || c.KeyID != primary {
-				t.Errorf("GenerateDataKey went to %s with KeyId %s", c.Region, c.KeyID)
+	for _, tc := range []struct {
+		name     string
+		reader   *ddbenc.Encryptor
+		item     map[string]types.AttributeValue
+		wantText string // the configuration part of the message
+	}{
+		{
+			name: "table name", reader: reader("Orders", "pk", "sk"), item: stored,
+			wantText: `the table name (signed table name "Orders"), the partition key attribute name "pk" and the sort key attribute name "sk" must equal the writer's`,
+		},
+		{
+			name: "partition key name", reader: reader("Customers", "id", "sk"),
+			item:     edit(func(it map[string]types.AttributeValue) { it["id"] = it["pk"]; delete(it, "pk") }),
+			wantText: `the table name (signed table name "Customers"), the partition key attribute name "id" and the sort key attribute name "sk" must equal the writer's`,
+		},
+		{
+			name: "no sort key", reader: reader("Customers", "pk", ""), item: stored,
+			wantText: `the table name (signed table name "Customers"), the partition key attribute name "pk" and no sort key attribute must equal the writer's`,
+		},
+		{
+			name: "partition key value", reader: reader("Customers", "pk", "sk"),
+			item: edit(func(it map[string]types.AttributeValue) {
+				it["pk"] = &types.AttributeValueMemberS{Value: pkValue + "-other"}
+			}),
+			wantText: `the table name (signed table name "Customers"), the partition key attribute name "pk" and the sort key attribute name "sk" must equal the writer's`,
+		},
+		{
+			name: "material description", reader: reader("Customers", "pk", "sk"),
+			item: edit(func(it map[string]types.AttributeValue) {
+				d := maps.Clone(desc)
+				d[matdesc.ContentKeyAlg] = "AES/128"
+				it[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
+			}),
+			wantText: `the table name (signed table name "Customers"), the partition key attribute name "pk" and the sort key attribute name "sk" must equal the writer's`,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.reader.DecryptItem(ctx, tc.item)
+			if got != nil || !errors.Is(err, ddbenc.ErrDecryption) {
+				t.Fatalf("DecryptItem = %v, %v; want ErrDecryption", got != nil, err)
 			}
-		case "Decrypt":
-			if c.Region != "us-west-2" || c.KeyID != replica {
-				t.Errorf("Decrypt went to %s with KeyId %s; want us-west-2 and the replica (no cross-Region call)", c.Region, c.KeyID)
+			var invalidCT *kmstypes.InvalidCiphertextException
+			if !errors.As(err, &invalidCT) {
+				t.Errorf("InvalidCiphertextException not reachable with errors.As: %v", err)
 			}
-		}
+			msg := err.Error()
+			for _, want := range []string{
+				"KMS Decrypt with key " + k + ": KMS refused the item's data key (InvalidCiphertextException): the KMS encryption context differs from the writer's, or the data key is damaged; ",
+				tc.wantText + ", and the item's key values and material description (its algorithms) are bound too",
+			} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("error does not contain %q:\n%s", want, msg)
+				}
+			}
+			for _, secret := range []string{pkValue, skValue, "ada@example.com", desc[matdesc.EnvelopeKey], "AES/128", "HmacSHA256/256"} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error contains the value %q:\n%s", secret, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestKeyNotInRegionSaysSo(t *testing.T) {
+	ctx := context.Background()
+	e := startKMS(t, 0)
+	primary := e.fake.CreateKey("us-east-1", true) // no replica in us-west-2
+	westARN := strings.Replace(primary, ":us-east-1:", ":us-west-2:", 1)
+	single := e.fake.CreateKey("us-east-1", false)
+	singleWest := strings.Replace(single, ":us-east-1:", ":us-west-2:", 1)
+	id := primary[strings.LastIndex(primary, "/")+1:]
+	west := e.client("us-west-2", 1)
+	keyID := func(o *provider.DirectKMSOptions) { o.AllowKeyIDOrAlias = true }
+	written, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), primary)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writtenSingle, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), single)).EncryptItem(ctx, customer("c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		client provider.KMSAPI
+		key    string
+		opts   []func(*provider.DirectKMSOptions)
+		op     string // "encrypt" or "decrypt"
+		stored map[string]types.AttributeValue
+		where  string
+	}{
+		{name: "encrypt, MRK without replica", client: west, key: westARN, op: "encrypt", where: "Region us-west-2"},
+		{name: "decrypt, MRK without replica", client: west, key: westARN, op: "decrypt", stored: written, where: "Region us-west-2"},
+		{name: "decrypt, single-Region key ARN of another Region", client: west, key: singleWest, op: "decrypt", stored: writtenSingle, where: "Region us-west-2"},
+		{name: "encrypt, key id in the client's Region", client: west, key: id, opts: []func(*provider.DirectKMSOptions){keyID}, op: "encrypt", where: "Region us-west-2"},
+		{name: "decrypt, key id, client Region unknowable", client: noOptions{west}, key: id, opts: []func(*provider.DirectKMSOptions){keyID}, op: "decrypt", stored: written, where: "the KMS client's Region"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			enc := encryptorFor(t, directKMS(t, c.client, c.key, c.opts...))
+			var (
+				got map[string]types.AttributeValue
+				err error
+			)
+			if c.op == "encrypt" {
+				got, err = enc.EncryptItem(ctx, customer("c"))
+			} else {
+				got, err = enc.DecryptItem(ctx, c.stored)
+			}
+			if got != nil || !errors.Is(err, ddbenc.ErrWrongKey) {
+				t.Fatalf("%s = %v, %v; want ErrWrongKey", c.op, got != nil, err)
+			}
+			var notFound *kmstypes.NotFoundException
+			if !errors.As(err, &notFound) {
+				t.Errorf("NotFoundException not reachable with errors.As: %v", err)
+			}
+			want := "KMS key " + c.key + " does not exist in " + c.where + "; for a multi-Region key, create its replica there or configure the local replica's ARN"
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error does not contain %q:\n%s", want, err)
+			}
+		})
 	}
 }
 
