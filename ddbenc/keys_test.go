@@ -58,7 +58,9 @@ func (s *memStore) GetOrCreate(_ context.Context, _ string, v int64) (ddbenc.Mat
 	if err != nil {
 		return nil, err
 	}
-	p, err := provider.NewWrapped(kek, mac, map[string]string{matdesc.MetaID: fmt.Sprintf("material#%d", v)})
+	p, err := provider.NewWrapped(kek, mac, nil, func(o *provider.WrappedOptions) {
+		o.MaterialDescription = map[string]string{matdesc.MetaID: fmt.Sprintf("material#%d", v)}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,18 @@ var mutationActions = actions.Map{Default: actions.EncryptAndSign, Attributes: m
 	"l_sign": actions.SignOnly, "m_sign": actions.SignOnly, "nothing_s": actions.DoNothing, "nothing_n": actions.DoNothing,
 }}
 
+// nothingDefaultActions is "encrypt only what is named": a DoNothing
+// default with the same encrypted and signed attributes as mutationActions.
+// The keys must still be signed.
+func nothingDefaultActions() actions.Map {
+	m := actions.Map{Default: actions.DoNothing, Attributes: map[string]actions.Action{}}
+	for name := range allTypes() {
+		m.Attributes["enc_"+name] = actions.EncryptAndSign
+		m.Attributes[name+"_sign"] = actions.SignOnly
+	}
+	return m
+}
+
 // allTypes returns one value of every type, nested lists and maps included.
 func allTypes() map[string]types.AttributeValue {
 	nested := &types.AttributeValueMemberM{Value: map[string]types.AttributeValue{
@@ -150,196 +162,219 @@ func TestMutationMatrix(t *testing.T) {
 	}
 	providersUnderTest := map[string]ddbenc.MaterialsProvider{"static": providers(t)["static-hmac"], "kms": kmsP}
 
+	actionSets := map[string]actions.Map{"default encrypt": mutationActions, "default nothing": nothingDefaultActions()}
 	rejected, accepted, unexpected := 0, 0, 0
 	for _, pname := range []string{"static", "kms"} {
 		p := providersUnderTest[pname]
 		// Where the KMS encryption context binds something, KMS refuses the
-		// data key (InvalidCiphertextException → ErrDecryption) before the
-		// signature is checked; the static provider's signature catches it.
+		// data key (InvalidCiphertextException: ErrDecryption and
+		// ErrSignature) before the signature is checked; the static
+		// provider's signature catches it.
 		bound := ddbenc.ErrSignature
-		if pname == "kms" {
-			bound = ddbenc.ErrDecryption
-		}
-		for _, withSort := range []bool{true, false} {
-			cfg := ddbenc.TableConfig{TableName: "Orders", PartitionKey: pk, Actions: mutationActions, Provider: p}
-			if withSort {
-				cfg.SortKey = sk
-			}
-			enc, err := ddbenc.NewEncryptor(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			copyCfg := cfg
-			copyCfg.TableName = "OrdersCopy"
-			copyReader, _ := ddbenc.NewEncryptor(copyCfg)
-
-			stored, err := enc.EncryptItem(ctx, mutationItem("alice", withSort))
-			if err != nil {
-				t.Fatal(err)
-			}
-			other, _ := enc.EncryptItem(ctx, mutationItem("bob", withSort))
-			again, _ := enc.EncryptItem(ctx, mutationItem("alice", withSort)) // same keys, new data key
-			if _, err := enc.DecryptItem(ctx, stored); err != nil {
-				t.Fatalf("%s: unmutated item: %v", pname, err)
-			}
-			desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-
-			var ms []mutation
-			with := func(name string, f func(m map[string]types.AttributeValue), want ...error) {
-				m := avtest.Clone(stored)
-				f(m)
-				ms = append(ms, mutation{name: name, item: m, want: want})
-			}
-			accept := func(name, why string, f func(m map[string]types.AttributeValue)) {
-				m := avtest.Clone(stored)
-				f(m)
-				ms = append(ms, mutation{name: name, item: m, why: why})
-			}
-			editDesc := func(f func(d map[string]string)) func(m map[string]types.AttributeValue) {
-				return func(m map[string]types.AttributeValue) {
-					d := map[string]string{}
-					for k, v := range desc {
-						d[k] = v
-					}
-					f(d)
-					m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
+		for _, aname := range []string{"default encrypt", "default nothing"} {
+			for _, withSort := range []bool{true, false} {
+				cfg := ddbenc.TableConfig{TableName: "Orders", PartitionKey: pk, Actions: actionSets[aname], Provider: p}
+				if withSort {
+					cfg.SortKey = sk
 				}
-			}
-			withDesc := func(name string, f func(d map[string]string), want ...error) { with(name, editDesc(f), want...) }
-			acceptDesc := func(name, why string, f func(d map[string]string)) { accept(name, why, editDesc(f)) }
+				enc, err := ddbenc.NewEncryptor(cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				copyCfg := cfg
+				copyCfg.TableName = "OrdersCopy"
+				copyReader, _ := ddbenc.NewEncryptor(copyCfg)
 
-			names := slices.Sorted(func(yield func(string) bool) {
-				for k := range stored {
-					if !yield(k) {
-						return
+				stored, err := enc.EncryptItem(ctx, mutationItem("alice", withSort))
+				if err != nil {
+					t.Fatal(err)
+				}
+				other, _ := enc.EncryptItem(ctx, mutationItem("bob", withSort))
+				again, _ := enc.EncryptItem(ctx, mutationItem("alice", withSort)) // same keys, new data key
+				if _, err := enc.DecryptItem(ctx, stored); err != nil {
+					t.Fatalf("%s: unmutated item: %v", pname, err)
+				}
+				desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+
+				var ms []mutation
+				with := func(name string, f func(m map[string]types.AttributeValue), want ...error) {
+					m := avtest.Clone(stored)
+					f(m)
+					ms = append(ms, mutation{name: name, item: m, want: want})
+				}
+				accept := func(name, why string, f func(m map[string]types.AttributeValue)) {
+					m := avtest.Clone(stored)
+					f(m)
+					ms = append(ms, mutation{name: name, item: m, why: why})
+				}
+				editDesc := func(f func(d map[string]string)) func(m map[string]types.AttributeValue) {
+					return func(m map[string]types.AttributeValue) {
+						d := map[string]string{}
+						for k, v := range desc {
+							d[k] = v
+						}
+						f(d)
+						m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
 					}
 				}
-			})
-			for _, name := range names {
-				act := enc.Action(name)
-				switch {
-				case name == actions.MaterialDescriptionAttribute:
-				case name == actions.SignatureAttribute || act == actions.EncryptAndSign:
-					// Every byte of every ciphertext and of the signature.
-					b := stored[name].(*types.AttributeValueMemberB).Value
-					for i := range b {
-						with(fmt.Sprintf("flip %s byte %d", name, i), func(m map[string]types.AttributeValue) {
-							c := bytes.Clone(b)
-							c[i] ^= 1 << (i % 8)
-							m[name] = &types.AttributeValueMemberB{Value: c}
-						}, ddbenc.ErrSignature)
+				// A new attribute gets the default action: signed unless the
+				// default is DoNothing.
+				added := func(name string, f func(m map[string]types.AttributeValue)) {
+					if cfg.Actions.Default == actions.DoNothing {
+						accept(name, "a new attribute gets the default action, here do_nothing", f)
+					} else {
+						with(name, f, ddbenc.ErrSignature)
 					}
-					with("truncate "+name, func(m map[string]types.AttributeValue) { m[name] = &types.AttributeValueMemberB{Value: b[:len(b)-1]} }, ddbenc.ErrSignature)
-					with("extend "+name, func(m map[string]types.AttributeValue) {
-						m[name] = &types.AttributeValueMemberB{Value: append(bytes.Clone(b), b[:16]...)}
-					}, ddbenc.ErrSignature)
-					with("retype "+name+" as S", func(m map[string]types.AttributeValue) {
-						m[name] = &types.AttributeValueMemberS{Value: base64.StdEncoding.EncodeToString(b)}
-					}, ddbenc.ErrSignature, ddbenc.ErrMalformed)
-					if act == actions.EncryptAndSign {
-						with("from another item: "+name, func(m map[string]types.AttributeValue) { m[name] = other[name] }, ddbenc.ErrSignature)
-					}
-				case act == actions.SignOnly:
-					want := ddbenc.ErrSignature
-					if name == pk || name == sk {
-						want = bound
-					}
-					for i, v := range valueVariants(stored[name]) {
-						with(fmt.Sprintf("change %s #%d", name, i), func(m map[string]types.AttributeValue) { m[name] = v }, want, ddbenc.ErrSignature)
-					}
-					with("remove "+name, func(m map[string]types.AttributeValue) { delete(m, name) }, ddbenc.ErrSignature, ddbenc.ErrMissingAttribute)
-				case act == actions.DoNothing:
-					accept("change "+name, "do-nothing attributes are not protected", func(m map[string]types.AttributeValue) {
-						m[name] = &types.AttributeValueMemberS{Value: "changed"}
-					})
-					accept("remove "+name, "do-nothing attributes are not protected", func(m map[string]types.AttributeValue) { delete(m, name) })
 				}
-			}
-			// Swaps between encrypted attributes of one item.
-			encNames := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return enc.Action(n) != actions.EncryptAndSign })
-			for i := range encNames {
-				a, b := encNames[i], encNames[(i+1)%len(encNames)]
-				with("swap "+a+" and "+b, func(m map[string]types.AttributeValue) { m[a], m[b] = m[b], m[a] }, ddbenc.ErrSignature)
-			}
-			// Another table, another item's keys.
-			ms = append(ms, mutation{name: "copied to another table", item: avtest.Clone(stored), want: []error{bound}, reader: copyReader})
-			with("partition key of another item", func(m map[string]types.AttributeValue) { m[pk] = other[pk] }, bound)
-			// Reserved attributes.
-			with("drop signature", func(m map[string]types.AttributeValue) { delete(m, actions.SignatureAttribute) }, ddbenc.ErrMissingAttribute)
-			with("drop description", func(m map[string]types.AttributeValue) { delete(m, actions.MaterialDescriptionAttribute) }, ddbenc.ErrMissingAttribute)
-			with("duplicate signature as a new attribute", func(m map[string]types.AttributeValue) { m["sig_copy"] = m[actions.SignatureAttribute] }, ddbenc.ErrSignature)
-			with("duplicate description as a new attribute", func(m map[string]types.AttributeValue) { m["desc_copy"] = m[actions.MaterialDescriptionAttribute] }, ddbenc.ErrSignature)
-			with("signature from another item", func(m map[string]types.AttributeValue) {
-				m[actions.SignatureAttribute] = other[actions.SignatureAttribute]
-			}, ddbenc.ErrSignature)
-			with("description in place of the signature", func(m map[string]types.AttributeValue) {
-				m[actions.SignatureAttribute] = m[actions.MaterialDescriptionAttribute]
-			}, ddbenc.ErrSignature)
-			with("signature in place of the description", func(m map[string]types.AttributeValue) {
-				m[actions.MaterialDescriptionAttribute] = m[actions.SignatureAttribute]
-			}, ddbenc.ErrMalformed)
-			with("description truncated", func(m map[string]types.AttributeValue) {
-				b := m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value
-				m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b[:len(b)-3]}
-			}, ddbenc.ErrMalformed)
-			with("description version", func(m map[string]types.AttributeValue) {
-				b := bytes.Clone(m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-				b[3] = 1
-				m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b}
-			}, ddbenc.ErrMalformed)
-			withDesc("symmetric mode edited", func(d map[string]string) { d[matdesc.SymMode] = "/ECB/NoPadding" }, ddbenc.ErrDecryption)
-			withDesc("symmetric mode removed", func(d map[string]string) { delete(d, matdesc.SymMode) }, ddbenc.ErrDecryption)
-			acceptDesc("signing algorithm edited", "HMAC verifiers use their own algorithm; the entry only selects the hash for RSA keys",
-				func(d map[string]string) { d[matdesc.SigningAlgorithm] = "HmacSHA512" })
-			acceptDesc("unknown description entry added", "readers ignore unknown entries (legacy compatibility)",
-				func(d map[string]string) { d["x-extra"] = "1" })
-			if pname == "static" {
-				withDesc("wrapped key added", func(d map[string]string) { d[matdesc.EnvelopeKey] = "AAAA" }, ddbenc.ErrWrongKey)
-			} else {
-				withDesc("content key algorithm edited", func(d map[string]string) { d[matdesc.ContentKeyAlg] = "AES/128" }, ddbenc.ErrDecryption)
-				withDesc("MAC algorithm edited", func(d map[string]string) { d[matdesc.MACAlgorithm] = "HmacSHA256/128" }, ddbenc.ErrDecryption)
-				withDesc("wrapping algorithm edited", func(d map[string]string) { d[matdesc.WrapAlgorithm] = "AESWrap" }, ddbenc.ErrWrongKey, ddbenc.ErrMalformed)
-				withDesc("wrapped key flipped", func(d map[string]string) {
-					b, _ := base64.StdEncoding.DecodeString(d[matdesc.EnvelopeKey])
-					b[len(b)/2] ^= 1
-					d[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
-				}, ddbenc.ErrDecryption)
-				otherDesc, _ := matdesc.Parse(other[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-				againDesc, _ := matdesc.Parse(again[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-				withDesc("wrapped key of another item", func(d map[string]string) { d[matdesc.EnvelopeKey] = otherDesc[matdesc.EnvelopeKey] }, ddbenc.ErrDecryption)
-				withDesc("wrapped key of another version of the same item", func(d map[string]string) { d[matdesc.EnvelopeKey] = againDesc[matdesc.EnvelopeKey] }, ddbenc.ErrSignature)
-				acceptDesc("KMS context marker edited", "aws-kms-ec-attr is documentation; neither legacy client reads it",
-					func(d map[string]string) { d[matdesc.KMSContextAttr] = "*nothing*" })
-			}
-			// Added attributes.
-			with("new attribute", func(m map[string]types.AttributeValue) { m["added"] = &types.AttributeValueMemberS{Value: "x"} }, ddbenc.ErrSignature)
-			for _, rep := range []string{"aws:rep:deleting", "aws:rep:updatetime", "aws:rep:updateregion"} {
-				accept("add "+rep, "legacy global-table replication attributes are never signed", func(m map[string]types.AttributeValue) {
-					m[rep] = &types.AttributeValueMemberS{Value: "us-west-2"}
+				withDesc := func(name string, f func(d map[string]string), want ...error) { with(name, editDesc(f), want...) }
+				acceptDesc := func(name, why string, f func(d map[string]string)) { accept(name, why, editDesc(f)) }
+
+				names := slices.Sorted(func(yield func(string) bool) {
+					for k := range stored {
+						if !yield(k) {
+							return
+						}
+					}
 				})
-			}
-
-			for _, m := range ms {
-				reader := enc
-				if m.reader != nil {
-					reader = m.reader
+				for _, name := range names {
+					act := enc.Action(name)
+					switch {
+					case name == actions.MaterialDescriptionAttribute:
+					case name == actions.SignatureAttribute || act == actions.EncryptAndSign:
+						// Every byte of every ciphertext and of the signature.
+						b := stored[name].(*types.AttributeValueMemberB).Value
+						for i := range b {
+							with(fmt.Sprintf("flip %s byte %d", name, i), func(m map[string]types.AttributeValue) {
+								c := bytes.Clone(b)
+								c[i] ^= 1 << (i % 8)
+								m[name] = &types.AttributeValueMemberB{Value: c}
+							}, ddbenc.ErrSignature)
+						}
+						with("truncate "+name, func(m map[string]types.AttributeValue) { m[name] = &types.AttributeValueMemberB{Value: b[:len(b)-1]} }, ddbenc.ErrSignature)
+						with("extend "+name, func(m map[string]types.AttributeValue) {
+							m[name] = &types.AttributeValueMemberB{Value: append(bytes.Clone(b), b[:16]...)}
+						}, ddbenc.ErrSignature)
+						with("retype "+name+" as S", func(m map[string]types.AttributeValue) {
+							m[name] = &types.AttributeValueMemberS{Value: base64.StdEncoding.EncodeToString(b)}
+						}, ddbenc.ErrSignature, ddbenc.ErrMalformed)
+						if act == actions.EncryptAndSign {
+							with("from another item: "+name, func(m map[string]types.AttributeValue) { m[name] = other[name] }, ddbenc.ErrSignature)
+						}
+					case act == actions.SignOnly:
+						want := ddbenc.ErrSignature
+						if name == pk || name == sk {
+							want = bound
+						}
+						for i, v := range valueVariants(stored[name]) {
+							with(fmt.Sprintf("change %s #%d", name, i), func(m map[string]types.AttributeValue) { m[name] = v }, want, ddbenc.ErrSignature)
+						}
+						with("remove "+name, func(m map[string]types.AttributeValue) { delete(m, name) }, ddbenc.ErrSignature, ddbenc.ErrMissingAttribute)
+					case act == actions.DoNothing:
+						accept("change "+name, "do-nothing attributes are not protected", func(m map[string]types.AttributeValue) {
+							m[name] = &types.AttributeValueMemberS{Value: "changed"}
+						})
+						accept("remove "+name, "do-nothing attributes are not protected", func(m map[string]types.AttributeValue) { delete(m, name) })
+					}
 				}
-				got, err := reader.DecryptItem(ctx, m.item)
-				label := fmt.Sprintf("%s/sort=%v/%s", pname, withSort, m.name)
-				switch {
-				case len(m.want) == 0 && err == nil:
-					accepted++
-				case len(m.want) == 0:
-					unexpected++
-					t.Errorf("%s: rejected (%v), expected accepted: %s", label, err, m.why)
-				case got != nil:
-					unexpected++
-					t.Errorf("%s: returned plaintext with error %v", label, err)
-				case slices.ContainsFunc(m.want, func(w error) bool { return errors.Is(err, w) }):
-					rejected++
-				default:
-					unexpected++
-					t.Errorf("%s: got %v, want one of %v", label, err, m.want)
+				// Swaps between encrypted attributes of one item.
+				encNames := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return enc.Action(n) != actions.EncryptAndSign })
+				for i := range encNames {
+					a, b := encNames[i], encNames[(i+1)%len(encNames)]
+					with("swap "+a+" and "+b, func(m map[string]types.AttributeValue) { m[a], m[b] = m[b], m[a] }, ddbenc.ErrSignature)
+				}
+				// Another table, another item's keys.
+				ms = append(ms, mutation{name: "copied to another table", item: avtest.Clone(stored), want: []error{bound}, reader: copyReader})
+				with("partition key of another item", func(m map[string]types.AttributeValue) { m[pk] = other[pk] }, bound)
+				// Key swaps: the victim's protected attributes in the attacker's
+				// record, and the item moved to another sort key.
+				with("record swap: protected attributes into another item's record", func(m map[string]types.AttributeValue) {
+					for k, v := range other {
+						if k == pk || k == sk {
+							m[k] = v
+						}
+					}
+				}, bound)
+				if withSort {
+					with("moved to another sort key", func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberN{Value: "43"} }, bound)
+					with("sort key retyped", func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberS{Value: "42"} }, bound)
+				}
+				// Reserved attributes.
+				with("drop signature", func(m map[string]types.AttributeValue) { delete(m, actions.SignatureAttribute) }, ddbenc.ErrMissingAttribute)
+				with("drop description", func(m map[string]types.AttributeValue) { delete(m, actions.MaterialDescriptionAttribute) }, ddbenc.ErrMissingAttribute)
+				added("duplicate signature as a new attribute", func(m map[string]types.AttributeValue) { m["sig_copy"] = m[actions.SignatureAttribute] })
+				added("duplicate description as a new attribute", func(m map[string]types.AttributeValue) { m["desc_copy"] = m[actions.MaterialDescriptionAttribute] })
+				with("signature from another item", func(m map[string]types.AttributeValue) {
+					m[actions.SignatureAttribute] = other[actions.SignatureAttribute]
+				}, ddbenc.ErrSignature)
+				with("description in place of the signature", func(m map[string]types.AttributeValue) {
+					m[actions.SignatureAttribute] = m[actions.MaterialDescriptionAttribute]
+				}, ddbenc.ErrSignature)
+				with("signature in place of the description", func(m map[string]types.AttributeValue) {
+					m[actions.MaterialDescriptionAttribute] = m[actions.SignatureAttribute]
+				}, ddbenc.ErrMalformed)
+				with("description truncated", func(m map[string]types.AttributeValue) {
+					b := m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value
+					m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b[:len(b)-3]}
+				}, ddbenc.ErrMalformed)
+				with("description version", func(m map[string]types.AttributeValue) {
+					b := bytes.Clone(m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					b[3] = 1
+					m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b}
+				}, ddbenc.ErrMalformed)
+				withDesc("symmetric mode edited", func(d map[string]string) { d[matdesc.SymMode] = "/ECB/NoPadding" }, ddbenc.ErrDecryption)
+				withDesc("symmetric mode removed", func(d map[string]string) { delete(d, matdesc.SymMode) }, ddbenc.ErrDecryption)
+				acceptDesc("signing algorithm edited", "HMAC verifiers use their own algorithm; the entry only selects the hash for RSA keys",
+					func(d map[string]string) { d[matdesc.SigningAlgorithm] = "HmacSHA512" })
+				acceptDesc("unknown description entry added", "readers ignore unknown entries (legacy compatibility)",
+					func(d map[string]string) { d["x-extra"] = "1" })
+				if pname == "static" {
+					withDesc("wrapped key added", func(d map[string]string) { d[matdesc.EnvelopeKey] = "AAAA" }, ddbenc.ErrWrongKey)
+				} else {
+					withDesc("content key algorithm edited", func(d map[string]string) { d[matdesc.ContentKeyAlg] = "AES/128" }, ddbenc.ErrDecryption)
+					withDesc("MAC algorithm edited", func(d map[string]string) { d[matdesc.MACAlgorithm] = "HmacSHA256/128" }, ddbenc.ErrDecryption)
+					withDesc("wrapping algorithm edited", func(d map[string]string) { d[matdesc.WrapAlgorithm] = "AESWrap" }, ddbenc.ErrWrongKey, ddbenc.ErrMalformed)
+					withDesc("wrapped key flipped", func(d map[string]string) {
+						b, _ := base64.StdEncoding.DecodeString(d[matdesc.EnvelopeKey])
+						b[len(b)/2] ^= 1
+						d[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
+					}, ddbenc.ErrDecryption)
+					otherDesc, _ := matdesc.Parse(other[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					againDesc, _ := matdesc.Parse(again[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					withDesc("wrapped key of another item", func(d map[string]string) { d[matdesc.EnvelopeKey] = otherDesc[matdesc.EnvelopeKey] }, ddbenc.ErrDecryption)
+					withDesc("wrapped key of another version of the same item", func(d map[string]string) { d[matdesc.EnvelopeKey] = againDesc[matdesc.EnvelopeKey] }, ddbenc.ErrSignature)
+					acceptDesc("KMS context marker edited", "aws-kms-ec-attr is documentation; neither legacy client reads it",
+						func(d map[string]string) { d[matdesc.KMSContextAttr] = "*nothing*" })
+				}
+				// Added attributes.
+				added("new attribute", func(m map[string]types.AttributeValue) { m["added"] = &types.AttributeValueMemberS{Value: "x"} })
+				for _, rep := range []string{"aws:rep:deleting", "aws:rep:updatetime", "aws:rep:updateregion"} {
+					accept("add "+rep, "legacy global-table replication attributes are never signed", func(m map[string]types.AttributeValue) {
+						m[rep] = &types.AttributeValueMemberS{Value: "us-west-2"}
+					})
+				}
+
+				for _, m := range ms {
+					reader := enc
+					if m.reader != nil {
+						reader = m.reader
+					}
+					got, err := reader.DecryptItem(ctx, m.item)
+					label := fmt.Sprintf("%s/%s/sort=%v/%s", pname, aname, withSort, m.name)
+					switch {
+					case len(m.want) == 0 && err == nil:
+						accepted++
+					case len(m.want) == 0:
+						unexpected++
+						t.Errorf("%s: rejected (%v), expected accepted: %s", label, err, m.why)
+					case got != nil:
+						unexpected++
+						t.Errorf("%s: returned plaintext with error %v", label, err)
+					case slices.ContainsFunc(m.want, func(w error) bool { return errors.Is(err, w) }):
+						rejected++
+					default:
+						unexpected++
+						t.Errorf("%s: got %v, want one of %v", label, err, m.want)
+					}
 				}
 			}
 		}

@@ -315,7 +315,11 @@ func (p *DirectKMS) kmsError(op string, sentKeyID bool, ec ddbenc.EncryptionCont
 	case errors.As(err, &incorrect), errors.As(err, &notFound):
 		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrWrongKey, op, p.keyID, err)
 	case errors.As(err, &invalidCT) && op == "Decrypt":
-		return fmt.Errorf("%w: provider: KMS Decrypt with key %s: %s: %w", ddbenc.ErrDecryption, p.keyID, contextMismatchText(ec), err)
+		// The item's key values, table or description are not those the data
+		// key was bound to, or the blob was changed: an integrity failure, so
+		// the error is also an ErrSignature, as with providers that verify
+		// the signature first.
+		return fmt.Errorf("%w: provider: KMS Decrypt with key %s (the item's integrity check failed: %w): %s: %w", ddbenc.ErrDecryption, p.keyID, ddbenc.ErrSignature, contextMismatchText(ec), err)
 	case errors.As(err, &invalidCT):
 		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrDecryption, op, p.keyID, err)
 	}

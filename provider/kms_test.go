@@ -283,8 +283,8 @@ func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := tc.reader.DecryptItem(ctx, tc.item)
-			if got != nil || !errors.Is(err, ddbenc.ErrDecryption) {
-				t.Fatalf("DecryptItem = %v, %v; want ErrDecryption", got != nil, err)
+			if got != nil || !errors.Is(err, ddbenc.ErrDecryption) || !errors.Is(err, ddbenc.ErrSignature) {
+				t.Fatalf("DecryptItem = %v, %v; want ErrDecryption and ErrSignature", got != nil, err)
 			}
 			var invalidCT *kmstypes.InvalidCiphertextException
 			if !errors.As(err, &invalidCT) {
@@ -292,7 +292,7 @@ func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
 			}
 			msg := err.Error()
 			for _, want := range []string{
-				"KMS Decrypt with key " + k + ": KMS refused the item's data key (InvalidCiphertextException): the KMS encryption context differs from the writer's, or the data key is damaged; ",
+				"KMS Decrypt with key " + k + " (the item's integrity check failed: ddbenc: signature verification failed): KMS refused the item's data key (InvalidCiphertextException): the KMS encryption context differs from the writer's, or the data key is damaged; ",
 				tc.wantText + ", and the item's key values and material description (its algorithms) are bound too",
 			} {
 				if !strings.Contains(msg, want) {
