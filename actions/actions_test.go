@@ -59,7 +59,6 @@ func TestGet(t *testing.T) {
 	}
 }
 
-
 func TestAllDoNothing(t *testing.T) {
 	if !(Map{Default: DoNothing, Attributes: map[string]Action{"a": DoNothing}}).AllDoNothing() {
 		t.Error("all do-nothing map not recognised")
