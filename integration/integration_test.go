@@ -84,6 +84,16 @@ var tableSeq atomic.Int64
 // newTable creates a fresh table (pk S, sk N) in us-east-1 and returns its name.
 func newTable(t *testing.T) string {
 	t.Helper()
+	name := newTableName(t)
+	if err := localenv.CreateTable(context.Background(), env.DynamoDB(localenv.East), name,
+		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// newTableName returns a fresh table name for the test.
+func newTableName(t *testing.T) string {
 	name := fmt.Sprintf("t%d_%s", tableSeq.Add(1), strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' {
 			return r
@@ -92,10 +102,6 @@ func newTable(t *testing.T) string {
 	}, t.Name()))
 	if len(name) > 200 {
 		name = name[:200]
-	}
-	if err := localenv.CreateTable(context.Background(), env.DynamoDB(localenv.East), name,
-		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
-		t.Fatal(err)
 	}
 	return name
 }
