@@ -32,30 +32,39 @@
 //
 // Plaintext and unprotected:
 //   - primary key attributes are never encrypted (DynamoDB needs them); they
-//     are signed unless configured DoNothing;
+//     are signed whenever the table signs anything, whatever the default
+//     action (TableConfig.LegacyUnsignedKeys restores the legacy rule, for
+//     migrations only);
+//   - secondary-index key attributes are never encrypted either: an action
+//     that would encrypt one is an ErrInvalidConfig;
 //   - attribute names, and the number and size of values;
 //   - DoNothing attributes, and the legacy global-table attributes
 //     aws:rep:deleting, aws:rep:updatetime and aws:rep:updateregion;
 //   - the material description in *amzn-ddb-map-desc* (algorithm names and the
 //     wrapped content key). It is not signed; editing it makes unwrapping or
 //     decryption fail instead;
-//   - secondary-index key attributes are not special: encrypting one breaks
-//     the index;
 //   - deleting an item, or replacing it with an older version of the same item
 //     signed under the same keys (replay), is not detected.
 //
 // Actions are configuration, not stored in the item: reading needs the same
-// actions and table name as writing (see Options.SignedTableName for items
-// copied between tables).
+// actions and table name as writing (see TableConfig.SignedTableName for
+// items copied between tables). Every such setting lives in the table's
+// TableConfig.
+//
+// The Client checks every request before it leaves: key maps hold only key
+// attributes, the encryptor's own attributes appear in no expression,
+// projection or update, each transaction entry sets one operation, and an
+// UpdateItem carries attribute_exists on the partition key so that it never
+// creates an unsigned item.
 //
 // # Orderings
 //
 // The two legacy clients sort some strings and binary sets differently (see
-// package signing). Writers use Options.Ordering (Java by default); readers
+// package signing). Writers use TableConfig.Ordering (Java by default); readers
 // accept either. Under the Python ordering, signed plaintext numbers with
 // more than 28 significant digits or negative zero are refused on write, and
 // legacy Python signatures over numbers rounded to 28 digits are accepted only
-// with Options.AllowPythonRoundedNumbers.
+// with TableConfig.AllowPythonRoundedNumbers.
 //
 // # Errors
 //
