@@ -42,9 +42,12 @@ type Error struct {
 	Op        string // "encrypt", "decrypt", "new encryptor"
 	Table     string
 	Attribute string // empty when the error concerns the whole item
-	// Key is the item's primary key (DynamoDB JSON) when the error concerns
-	// one of several items (Query, Scan, batch and transaction calls). Key
-	// values are stored in plaintext.
+	// Key is the item's primary key (DynamoDB JSON) when a Client could not
+	// verify or decrypt an item it read: one of several items (Query, Scan,
+	// batch and transaction calls), and also the item of GetItem and the
+	// returned attributes of PutItem, DeleteItem and UpdateItem. Key values
+	// are stored in plaintext but may be personal data:
+	// ClientOptions.RedactKeys leaves Key empty.
 	Key string
 	Err error // wraps at least one sentinel
 }
