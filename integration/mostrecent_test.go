@@ -2,7 +2,12 @@ package integration_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -197,14 +202,107 @@ func TestMostRecentKMSCalls(t *testing.T) {
 
 // TestMostRecentVectorsThroughDynamoDBLocal loads the vectors' metastore
 // items into DynamoDB Local and reads the data items through the real
-// MetaStore.
+// MetaStore, for every most-recent scenario of scenarios.json whose
+// metastore needs no real KMS key ($DDBEC_VECTORS may name a full vector set).
 func TestMostRecentVectorsThroughDynamoDBLocal(t *testing.T) {
 	need(t)
-	ctx := context.Background()
 	root, err := testvectors.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
+	runMostRecentVectors(t, root, "ap-test")
+}
+
+// TestMostRecentVectorsOtherDirectory runs a copy of the vectors with one
+// more most-recent scenario, a ciphertext file copied under another name
+// and path, and checks it runs too: the count comes from scenarios.json.
+func TestMostRecentVectorsOtherDirectory(t *testing.T) {
+	need(t)
+	src, err := testvectors.Root()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := testvectors.LoadScenarios(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := mostRecentOffline(sc)
+	if len(orig) == 0 {
+		t.Fatalf("%s has no offline most-recent scenario to copy", src)
+	}
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	item := filepath.Join(dir, "encrypted_item")
+	from, _ := sc.Path(orig[0].Ciphertext)
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(item, "ciphertext", "extra"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(item, "ciphertext", "extra", "copied.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Append a copy of the scenario, keeping every field of scenarios.json.
+	var doc map[string]any
+	raw, err := os.ReadFile(filepath.Join(item, "scenarios.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	list, _ := doc["scenarios"].([]any)
+	var extra map[string]any
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok && m["ciphertext"] == orig[0].Ciphertext {
+			extra = maps.Clone(m)
+		}
+	}
+	if extra == nil {
+		t.Fatalf("scenario %s not found in scenarios.json", orig[0].Name())
+	}
+	extra["ciphertext"] = "file://ciphertext/extra/copied.json"
+	doc["scenarios"] = append(list, extra)
+	if raw, err = json.Marshal(doc); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(item, "scenarios.json"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(testvectors.EnvVar, dir)
+	root, err := testvectors.Root()
+	if err != nil || root != dir {
+		t.Fatalf("Root() = %q, %v; want %q", root, err, dir)
+	}
+	ran := runMostRecentVectors(t, root, "ap-copy")
+	if len(ran) != len(orig)+1 || !slices.Contains(ran, "ciphertext/extra/copied.json") {
+		t.Errorf("ran %q; want the %d scenarios of %s and ciphertext/extra/copied.json", ran, len(orig), src)
+	}
+}
+
+// mostRecentOffline returns the most-recent scenarios whose metastore is
+// protected by keys of the vectors (not by a real KMS key).
+func mostRecentOffline(sc *testvectors.Scenarios) []testvectors.Scenario {
+	var out []testvectors.Scenario
+	for _, s := range sc.Scenarios {
+		if s.Provider == "most_recent" && s.Metastore != nil && s.Metastore.Provider != "awskms" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// runMostRecentVectors runs the offline most-recent scenarios of root
+// through DynamoDB Local, each in its own Region (regionPrefix-N), and
+// returns the names of those that passed. Every count it checks comes from
+// the vector files.
+func runMostRecentVectors(t *testing.T, root, regionPrefix string) []string {
+	t.Helper()
+	ctx := context.Background()
 	sc, err := testvectors.LoadScenarios(root)
 	if err != nil {
 		t.Fatal(err)
@@ -214,15 +312,16 @@ func TestMostRecentVectorsThroughDynamoDBLocal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ran := 0
-	for i, s := range sc.Scenarios {
-		if s.Provider != "most_recent" || s.Metastore.Provider == "awskms" {
-			continue
-		}
-		t.Run(s.Name(), func(t *testing.T) {
+	want := mostRecentOffline(sc)
+	if len(want) == 0 {
+		t.Fatalf("%s lists no most-recent scenario with an offline metastore", root)
+	}
+	var ran []string
+	for i, s := range want {
+		ok := t.Run(s.Name(), func(t *testing.T) {
 			// Each scenario in its own Region: the metastore table name is
 			// bound into its items' signatures, so it cannot be renamed.
-			region := fmt.Sprintf("ap-test-%d", i)
+			region := fmt.Sprintf("%s-%d", regionPrefix, i)
 			ddb := env.DynamoDB(region)
 			if err := provider.CreateMetaStoreTable(ctx, ddb, s.Metastore.TableName, false); err != nil {
 				t.Fatal(err)
@@ -230,6 +329,9 @@ func TestMostRecentVectorsThroughDynamoDBLocal(t *testing.T) {
 			meta, err := sc.Ciphertext(s.Metastore.Ciphertext)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if len(meta[s.Metastore.TableName]) == 0 {
+				t.Fatalf("metastore file has no items for table %s", s.Metastore.TableName)
 			}
 			for _, it := range meta[s.Metastore.TableName] {
 				if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.Metastore.TableName, Item: it}); err != nil {
@@ -245,43 +347,62 @@ func TestMostRecentVectorsThroughDynamoDBLocal(t *testing.T) {
 				t.Fatal(err)
 			}
 			mr := mostRecent(t, store, s.MaterialName)
-			pt, _ := sc.LoadPlaintext(s.Plaintext)
-			ct, _ := sc.Ciphertext(s.Ciphertext)
-			decrypted := 0
+			pt, err := sc.LoadPlaintext(s.Plaintext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ct, err := sc.Ciphertext(s.Ciphertext)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantItems, decrypted := 0, 0
 			for table, items := range ct {
 				tp := pt.Items[table]
 				for _, stored := range items {
 					pi, ok := matchPlaintext(tp, stored)
 					if !ok {
-						continue
+						continue // no plaintext counterpart (spec §7.5)
 					}
-					acts, _ := pt.Actions[pi.Action].Map()
+					wantItems++
+					acts, err := pt.Actions[pi.Action].Map()
+					if err != nil {
+						t.Fatal(err)
+					}
 					enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: table, PartitionKey: tp.Index.Partition, SortKey: tp.Index.Sort, Actions: acts, Provider: mr})
 					if err != nil {
 						t.Fatal(err)
 					}
 					got, err := enc.DecryptItem(ctx, stored)
 					if err != nil {
-						t.Fatalf("%s: %v", table, err)
+						t.Errorf("%s: %v", table, err)
+						continue
 					}
 					want, _ := pt.Expected(table, s.Version, pi)
 					delete(want, "version")
 					delete(got, "version")
 					if diff := avtest.DiffItems(want, got); diff != "" {
-						t.Fatalf("%s (-want +got):\n%s", table, diff)
+						t.Errorf("%s (-want +got):\n%s", table, diff)
+						continue
 					}
 					decrypted++
 				}
 			}
-			if decrypted != 16 {
-				t.Errorf("decrypted %d items, want 16", decrypted)
+			if wantItems == 0 {
+				t.Errorf("no ciphertext item has a plaintext counterpart")
 			}
-			ran++
+			if decrypted != wantItems {
+				t.Errorf("decrypted %d items, want the %d with a plaintext counterpart", decrypted, wantItems)
+			}
+			t.Logf("%d items decrypted through DynamoDB Local", decrypted)
 		})
+		if ok {
+			ran = append(ran, s.Name())
+		}
 	}
-	if ran != 2 {
-		t.Errorf("ran %d most-recent scenarios through DynamoDB Local, want 2", ran)
+	if len(ran) != len(want) {
+		t.Errorf("%d of the %d offline most-recent scenarios of %s passed through DynamoDB Local", len(ran), len(want), root)
 	}
+	return ran
 }
 
 func matchPlaintext(tp testvectors.PlaintextTable, stored map[string]types.AttributeValue) (testvectors.PlaintextItem, bool) {

@@ -3,15 +3,18 @@
 //
 //	ddbec encrypt|decrypt|inspect [flags] < item.json
 //
-// Items are read from stdin in DynamoDB JSON (the Item shape that
-// `aws dynamodb get-item` prints), one item, or one item per line with
-// --jsonl, and written to stdout in the same format. Exit status: 0 on
-// success, 1 when verification or decryption fails, 2 on usage or input
-// errors. On any failure nothing is written to stdout.
+// Items are read from stdin in DynamoDB JSON: one item, bare or in the
+// {"Item": {...}} envelope `aws dynamodb get-item` prints; with --jsonl a
+// stream of them (one per line, or spread over lines), where the
+// {"Items": [...], "Count": N, ...} output of `aws dynamodb query` and
+// `scan` counts as one item per element. Results are written to stdout as
+// bare items, one per line. Exit status: 0 on success, 1 when verification
+// or decryption fails, 2 on usage or input errors. On any failure nothing is
+// written to stdout. Errors name the input line, the table and the top-level
+// attribute, never values or keys inside an attribute's value.
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -39,16 +42,24 @@ import (
 )
 
 const (
-	exitOK       = 0
-	exitVerify   = 1
-	exitUsage    = 2
-	maxLineBytes = 16 << 20 // DynamoDB items are at most 400 KB
+	exitOK     = 0
+	exitVerify = 1
+	exitUsage  = 2
+	// maxItemBytes bounds the input of one item (with its get-item
+	// envelope); DynamoDB items are at most 400 KB.
+	maxItemBytes = 16 << 20
+	// maxStreamBytes bounds --jsonl input, which is held in memory (as is
+	// the output, since nothing is written when any item fails).
+	maxStreamBytes = 1 << 30
 )
 
 const usage = `usage: ddbec encrypt|decrypt|inspect [flags] < item.json
 
-Items are DynamoDB JSON on stdin ({"name": {"S": "..."}, "blob": {"B": "<base64>"}}),
-one item, or one per line with --jsonl; results go to stdout in the same format.
+Items are DynamoDB JSON on stdin ({"name": {"S": "..."}, "blob": {"B": "<base64>"}}):
+one item, bare or as printed by "aws dynamodb get-item" ({"Item": {...}}); with --jsonl
+any number of them, one per line or spread over lines, and the output of
+"aws dynamodb query" or "scan" ({"Items": [...], ...}) gives one item per element.
+Results go to stdout as bare items, one per line.
 
   ddbec encrypt --table T --partition-key pk [--sort-key sk] --actions '{"default":"encrypt_and_sign","attributes":{"a":"sign"}}'
                 --keys keys.json --provider static --encryption-key NAME --signing-key NAME
@@ -114,7 +125,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.kmsMode, "kms-mode", "strict", "kms decrypt: strict, discovery or unchecked-legacy")
 	fs.StringVar(&c.kmsAccounts, "kms-discovery-accounts", "", "kms discovery: comma-separated account ids whose keys are accepted")
 	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
-	fs.BoolVar(&c.jsonl, "jsonl", false, "one item per line")
+	fs.BoolVar(&c.jsonl, "jsonl", false, "a stream of items (one per line, or over several lines) and query/scan output ({\"Items\": [...]}); one output line per item")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -183,57 +194,119 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 	}
 
 	var buf bytes.Buffer
-	emit := func(line int, data []byte) error {
-		item, err := ddbjson.UnmarshalItem(data)
-		if err != nil {
-			return usageError{lineErr(c.jsonl, line, err)}
+	// emit transforms the items of one input document; where is its
+	// location in the input ("line 3"), empty for a single document.
+	emit := func(where string, data []byte) error {
+		items, form, err := ddbjson.UnmarshalInput(data)
+		if err == nil && form == ddbjson.FormItems && !c.jsonl {
+			err = errors.New(`a query or scan result ({"Items": [...]}) needs --jsonl`)
 		}
-		b, err := transform(item)
 		if err != nil {
-			var ue usageError
-			if errors.As(err, &ue) {
-				return usageError{lineErr(c.jsonl, line, ue.error)}
+			return usageError{&itemError{where: where, table: c.table, err: err}}
+		}
+		for i, item := range items {
+			at := where
+			if form == ddbjson.FormItems { // only with --jsonl, so where is a line
+				at = fmt.Sprintf("%s: Items[%d]", where, i)
 			}
-			return lineErr(c.jsonl, line, err)
+			b, err := transform(item)
+			if err != nil {
+				var ue usageError
+				if errors.As(err, &ue) {
+					return usageError{&itemError{where: at, table: c.table, err: ue.error}}
+				}
+				return &itemError{where: at, table: c.table, err: err}
+			}
+			buf.Write(b)
+			buf.WriteByte('\n')
 		}
-		buf.Write(b)
-		buf.WriteByte('\n')
 		return nil
 	}
 	if !c.jsonl {
-		data, err := io.ReadAll(io.LimitReader(stdin, maxLineBytes))
+		data, err := readInput(stdin, maxItemBytes)
 		if err != nil {
 			return nil, usageError{err}
 		}
-		if err := emit(1, data); err != nil {
+		if err := emit("", data); err != nil {
 			return nil, err
 		}
 		return buf.Bytes(), nil
 	}
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), maxLineBytes)
-	line := 0
-	for sc.Scan() {
-		line++
-		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
-			continue
+	// A stream of JSON documents: one per line (JSON Lines), or documents
+	// over several lines as the AWS CLI prints them.
+	data, err := readInput(stdin, maxStreamBytes)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	line, counted := 1, 0
+	lineAt := func(off int) int {
+		off = max(counted, min(off, len(data)))
+		line += bytes.Count(data[counted:off], []byte("\n"))
+		counted = off
+		return line
+	}
+	for {
+		var doc json.RawMessage
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			break
 		}
-		if err := emit(line, sc.Bytes()); err != nil {
+		if err != nil {
+			// The decoder's messages quote input characters: give the line
+			// only, of the syntax error or else of the truncated document.
+			off := int(dec.InputOffset())
+			off += len(data[off:]) - len(bytes.TrimLeft(data[off:], " \t\r\n"))
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				off = int(se.Offset)
+			}
+			return nil, usageError{fmt.Errorf("line %d: %w: not valid JSON", lineAt(off), ddbjson.ErrSyntax)}
+		}
+		end := int(dec.InputOffset())
+		if err := emit(fmt.Sprintf("line %d", lineAt(end-len(doc))), doc); err != nil {
 			return nil, err
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, usageError{fmt.Errorf("reading line %d: %w", line+1, err)}
 	}
 	return buf.Bytes(), nil
 }
 
-func lineErr(jsonl bool, line int, err error) error {
-	if !jsonl {
-		return err
+// readInput reads all of r, refusing more than limit bytes.
+func readInput(r io.Reader, limit int64) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading input: %w", err)
 	}
-	return fmt.Errorf("line %d: %w", line, err)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("input is larger than %d MiB", limit>>20)
+	}
+	return data, nil
 }
+
+// itemError is an error about one input item. It names where the item is
+// in the input, the table, and (through the wrapped ddbenc or ddbjson error)
+// the top-level attribute; never values or nested map keys.
+type itemError struct {
+	where string // "line 3", "line 1: Items[2]", or "" for a single item
+	table string
+	err   error
+}
+
+func (e *itemError) Error() string {
+	var b strings.Builder
+	if e.where != "" {
+		b.WriteString(e.where)
+		b.WriteString(": ")
+	}
+	var de *ddbenc.Error
+	if e.table != "" && !errors.As(e.err, &de) { // ddbenc errors name the table
+		fmt.Fprintf(&b, "table %q: ", e.table)
+	}
+	b.WriteString(e.err.Error())
+	return b.String()
+}
+
+func (e *itemError) Unwrap() error { return e.err }
 
 func (c *cliConfig) actions() (actions.Map, error) {
 	raw := c.actionsArg

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/internal/avtest"
@@ -114,50 +117,142 @@ func TestJSONLAndTamper(t *testing.T) {
 	}
 }
 
+// TestDecryptVectorItems decrypts, through the CLI, every item of every
+// static and wrapped scenario that scenarios.json lists (in $DDBEC_VECTORS
+// when set), and compares with plaintext.json. The counts come from the
+// files: one output line per ciphertext item with a plaintext counterpart.
 func TestDecryptVectorItems(t *testing.T) {
-	// The CLI reads items written by the legacy Python client.
-	root, _ := testvectors.Root()
-	data, err := os.ReadFile(filepath.Join(root, "encrypted_item", "ciphertext", "python", "static-aes-hmac-1.json"))
+	root, err := testvectors.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var tables map[string][]json.RawMessage
-	if err := json.Unmarshal(data, &tables); err != nil {
+	sc, err := testvectors.LoadScenarios(root)
+	if err != nil {
 		t.Fatal(err)
 	}
-	lines := func(table string, keep func(string) bool) string {
-		var in strings.Builder
-		for _, it := range tables[table] {
-			var c bytes.Buffer
-			if err := json.Compact(&c, it); err != nil {
+	keys, err := sc.Path("file://keys.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran, items := 0, 0
+	for _, s := range sc.Scenarios {
+		var keyArgs []string
+		switch {
+		case s.Network:
+			continue // needs a real KMS key
+		case s.Provider == "static":
+			keyArgs = []string{"--provider", "static", "--encryption-key", s.Keys["decrypt"], "--verification-key", s.Keys["verify"]}
+		case s.Provider == "wrapped":
+			keyArgs = []string{"--provider", "wrapped", "--unwrapping-key", s.Keys["decrypt"], "--verification-key", s.Keys["verify"]}
+		default:
+			continue // most_recent: the CLI's MetaStore is KMS-protected (see the integration tests)
+		}
+		ran++
+		t.Run(s.Name(), func(t *testing.T) {
+			pt, err := sc.LoadPlaintext(s.Plaintext)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if keep(c.String()) {
-				in.Write(c.Bytes())
-				in.WriteByte('\n')
+			ct, err := sc.Ciphertext(s.Ciphertext)
+			if err != nil {
+				t.Fatal(err)
 			}
+			for _, table := range slices.Sorted(maps.Keys(ct)) {
+				tp := pt.Items[table]
+				// One CLI invocation per table and action set.
+				type group struct {
+					in   strings.Builder
+					want []map[string]types.AttributeValue
+				}
+				groups := map[string]*group{}
+				for _, stored := range ct[table] {
+					pi, ok := plaintextFor(tp, stored)
+					if !ok {
+						continue // no plaintext counterpart (spec §7.5)
+					}
+					g := groups[pi.Action]
+					if g == nil {
+						g = &group{}
+						groups[pi.Action] = g
+					}
+					b, err := ddbjson.MarshalItem(stored)
+					if err != nil {
+						t.Fatal(err)
+					}
+					g.in.Write(b)
+					g.in.WriteByte('\n')
+					want, err := pt.Expected(table, s.Version, pi)
+					if err != nil {
+						t.Fatal(err)
+					}
+					g.want = append(g.want, want)
+				}
+				for _, action := range slices.Sorted(maps.Keys(groups)) {
+					g := groups[action]
+					m, err := pt.Actions[action].Map()
+					if err != nil {
+						t.Fatal(err)
+					}
+					actsJSON, err := json.Marshal(m)
+					if err != nil {
+						t.Fatal(err)
+					}
+					args := append([]string{"decrypt", "--jsonl", "--keys", keys, "--table", table, "--partition-key", tp.Index.Partition, "--sort-key", tp.Index.Sort, "--actions", string(actsJSON)}, keyArgs...)
+					out, stderr, code := ddbec(t, g.in.String(), args...)
+					if code != 0 {
+						t.Errorf("%s, actions %s: exit %d: %s", table, action, code, stderr)
+						continue
+					}
+					lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+					if len(lines) != len(g.want) {
+						t.Errorf("%s, actions %s: %d output lines, want %d", table, action, len(lines), len(g.want))
+						continue
+					}
+					for i, line := range lines {
+						got, err := ddbjson.UnmarshalItem([]byte(line))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if diff := avtest.DiffItems(withoutVersionValue(g.want[i]), withoutVersionValue(got)); diff != "" {
+							t.Errorf("%s, actions %s, item %d (-want +got):\n%s", table, action, i, diff)
+						}
+						items++
+					}
+				}
+			}
+		})
+	}
+	if ran == 0 || items == 0 {
+		t.Fatalf("%s: no static or wrapped scenario item decrypted (%d scenarios)", root, ran)
+	}
+	t.Logf("%d items of %d scenarios decrypted through the CLI", items, ran)
+}
+
+// plaintextFor finds the plaintext item with the stored item's key values.
+func plaintextFor(tp testvectors.PlaintextTable, stored map[string]types.AttributeValue) (testvectors.PlaintextItem, bool) {
+	keyOf := func(it map[string]types.AttributeValue) map[string]types.AttributeValue {
+		k := map[string]types.AttributeValue{"p": it[tp.Index.Partition]}
+		if tp.Index.Sort != "" {
+			k["s"] = it[tp.Index.Sort]
 		}
-		return in.String()
+		return k
 	}
-	// The "encrypt" action set: everything encrypted but version, keys signed.
-	args := []string{"decrypt", "--jsonl", "--actions", `{"default":"encrypt_and_sign","attributes":{"version":"sign"}}`,
-		"--keys", keysFile(t), "--encryption-key", "aesKey", "--signing-key", "hmacKey"}
-	out, stderr, code := ddbec(t, lines("HashKeyOnly", func(string) bool { return true }),
-		append(args, "--table", "HashKeyOnly", "--partition-key", "hashKey")...)
-	if code != 0 {
-		t.Fatalf("decrypt HashKeyOnly vectors: exit %d: %s", code, stderr)
+	for _, it := range tp.Items {
+		if avtest.DiffItems(keyOf(it.Attributes), keyOf(stored)) == "" {
+			return it, true
+		}
 	}
-	if want := `{"hashKey":{"S":"Foo"}}` + "\n" + `{"hashKey":{"S":"Bar"}}` + "\n" + `{"hashKey":{"S":"Baz"}}` + "\n"; out != want {
-		t.Errorf("HashKeyOnly: got\n%s\nwant\n%s", out, want)
+	return testvectors.PlaintextItem{}, false
+}
+
+// withoutVersionValue keeps the version attribute's presence but not its
+// value, which the Java mapper increments on save (spec §7.5).
+func withoutVersionValue(item map[string]types.AttributeValue) map[string]types.AttributeValue {
+	out := maps.Clone(item)
+	if _, ok := out["version"]; ok {
+		out["version"] = &types.AttributeValueMemberNULL{Value: true}
 	}
-	out, stderr, code = ddbec(t, lines("TableName", func(s string) bool { return strings.Contains(s, `"hashKey":{"N":"5"},"rangeKey":{"N":"7"}`) }),
-		append(args, "--table", "TableName", "--partition-key", "hashKey", "--sort-key", "rangeKey")...)
-	if code != 0 {
-		t.Fatalf("decrypt TableName vector: exit %d: %s", code, stderr)
-	}
-	if !strings.Contains(out, `"stringValue":{"S":"Hello world!"}`) || !strings.Contains(out, `"byteArrayValue":{"B":"AAECAwQF"}`) {
-		t.Errorf("TableName 5/7: got %s", out)
-	}
+	return out
 }
 
 func TestInspect(t *testing.T) {
