@@ -88,6 +88,7 @@ type cliConfig struct {
 	wrappingKey, unwrappingKey, ordering                 string
 	jsonl                                                bool
 	allowPythonRounded                                   bool
+	legacyUnsignedKeys                                   bool
 	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
 	metaTable, materialName, ddbEndpoint                 string
 }
@@ -127,6 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
 	fs.BoolVar(&c.jsonl, "jsonl", false, "a stream of items (one per line, or over several lines) and query/scan output ({\"Items\": [...]}); one output line per item")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
+	fs.BoolVar(&c.legacyUnsignedKeys, "legacy-unsigned-keys", false, "migration only: keys whose action is do_nothing stay unsigned, as legacy writers left them (see SECURITY.md)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -164,7 +166,7 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 	var transform func(map[string]types.AttributeValue) ([]byte, error)
 	if c.cmd == "inspect" {
 		if c.partitionKey != "" {
-			if acts, err = ddbenc.EffectiveActions(ddbenc.TableConfig{TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts}); err != nil {
+			if acts, err = ddbenc.EffectiveActions(ddbenc.TableConfig{TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, LegacyUnsignedKeys: c.legacyUnsignedKeys}); err != nil {
 				return nil, usageError{err}
 			}
 		}
@@ -351,7 +353,7 @@ func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	}
 	return ddbenc.NewEncryptor(ddbenc.TableConfig{
 		TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, Provider: p,
-		Ordering: ord, AllowPythonRoundedNumbers: c.allowPythonRounded,
+		Ordering: ord, AllowPythonRoundedNumbers: c.allowPythonRounded, LegacyUnsignedKeys: c.legacyUnsignedKeys,
 	})
 }
 

@@ -326,3 +326,29 @@ func TestUsageErrors(t *testing.T) {
 		t.Errorf("decrypt plaintext: exit %d, stdout %q, stderr %q", code, out, stderr)
 	}
 }
+
+// TestLegacyUnsignedKeysFlag: an explicit do_nothing key is a usage error
+// unless --legacy-unsigned-keys is given; then items written that way (key
+// outside the signature) read back, and a reader without the flag refuses
+// them.
+func TestLegacyUnsignedKeysFlag(t *testing.T) {
+	keys := keysFile(t)
+	unsigned := `{"default":"encrypt_and_sign","attributes":{"id":"do_nothing","n":"sign","note":"do_nothing"}}`
+	base := []string{"--table", "Users", "--partition-key", "id", "--keys", keys, "--encryption-key", "aesKey", "--signing-key", "hmacKey", "--actions", unsigned}
+	if out, stderr, code := ddbec(t, item, append([]string{"encrypt"}, base...)...); code != 2 || out != "" || !strings.Contains(stderr, "legacy-unsigned-keys") && !strings.Contains(stderr, "LegacyUnsignedKeys") {
+		t.Fatalf("do_nothing key without the flag: exit %d, stdout %q, stderr %q; want 2 naming the opt-in", code, out, stderr)
+	}
+	stored, stderr, code := ddbec(t, item, append([]string{"encrypt", "--legacy-unsigned-keys"}, base...)...)
+	if code != 0 {
+		t.Fatalf("encrypt with the flag: exit %d: %s", code, stderr)
+	}
+	moved := strings.Replace(stored, `"user-1"`, `"user-2"`, 1)
+	if out, stderr, code := ddbec(t, moved, append([]string{"decrypt", "--legacy-unsigned-keys"}, base...)...); code != 0 || !strings.Contains(out, secretPT) {
+		t.Errorf("legacy reader of a moved item: exit %d, %s (the legacy rule does not sign keys)", code, stderr)
+	}
+	signed := `{"default":"encrypt_and_sign","attributes":{"n":"sign","note":"do_nothing"}}`
+	reader := append([]string{"decrypt"}, append(base[:len(base)-1:len(base)-1], signed)...)
+	if out, _, code := ddbec(t, stored, reader...); code != 1 || out != "" {
+		t.Errorf("signed-keys reader of an unsigned-keys item: exit %d, stdout %q; want 1 and nothing", code, out)
+	}
+}
