@@ -3,6 +3,7 @@ package provider
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -19,9 +20,18 @@ type MostRecentOptions struct {
 	// again: for writing, which version is newest; for reading, the cached
 	// materials of a version. Default 1 minute.
 	TTL time.Duration
-	// CacheSize bounds the number of versions kept for reading (LRU).
-	// Default 1000.
+	// CacheSize bounds the number of versions kept for reading (LRU), and
+	// separately the number of versions remembered as missing (see
+	// NegativeTTL). Default 1000.
 	CacheSize int
+	// NegativeTTL is how long a version the store reported as nonexistent
+	// (an error wrapping ErrWrongKey, as MaterialStore.Provider returns for
+	// a missing version) is remembered, so that items naming versions that
+	// do not exist cannot force one store read per item. Transient failures
+	// (ErrKeyUnavailable, context errors) are never remembered. A version
+	// that Rotate creates or that the store reports as newest is forgotten
+	// at once. Zero disables the negative cache. Default 5 seconds.
+	NegativeTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -31,17 +41,33 @@ type MostRecentOptions struct {
 // (usually a MetaStore) and read with the version their amzn-ddb-meta-id
 // names. KMS (or whatever protects the store) is called once per version and
 // TTL, not once per item. It is safe for concurrent use.
+//
+// No lock is held while the store is called: cache hits never wait for a
+// cache miss. Concurrent misses of one version share one store call, as do
+// concurrent refreshes of the newest version; each caller waits for it only
+// as long as its own context allows. The shared call runs under a context
+// that keeps the first caller's values but is cancelled only when every
+// caller waiting for it has given up.
 type MostRecent struct {
 	store MaterialStore
 	name  string
 	opts  MostRecentOptions
 
+	// rotating serializes Rotate calls (a semaphore, so that waiting for it
+	// honours the caller's context).
+	rotating chan struct{}
+
 	mu        sync.Mutex
 	current   ddbenc.MaterialsProvider
 	currentV  int64
 	currentAt time.Time
+	rotations uint64 // incremented by every Rotate that installs a version
 	cache     map[int64]*list.Element
 	lru       *list.List
+	missing   map[int64]*list.Element // negative cache, front = newest
+	missingQ  *list.List
+	loads     map[int64]*flight // in-flight store.Provider calls
+	refresh   *flight           // in-flight newest-version lookup
 }
 
 type cachedVersion struct {
@@ -50,10 +76,36 @@ type cachedVersion struct {
 	at      time.Time
 }
 
+type missingVersion struct {
+	version int64
+	err     error
+	at      time.Time
+}
+
+// flight is one in-flight store call whose result every waiter shares.
+type flight struct {
+	ctx     context.Context // detached from any caller's cancellation
+	cancel  context.CancelFunc
+	done    chan struct{} // closed once p, v, err and panicked are set
+	waiters int           // guarded by MostRecent.mu
+	// abandon unregisters the flight (under MostRecent.mu) so that no new
+	// caller joins it once every waiter has given up.
+	abandon func()
+
+	p        ddbenc.MaterialsProvider
+	v        int64
+	err      error
+	panicked any // the store's panic value, re-raised in every waiter
+}
+
+// errStorePanicked marks a flight whose store call panicked; waiters re-panic
+// with the original value, so it is never returned.
+var errStorePanicked = errors.New("provider: material store panicked")
+
 // NewMostRecent returns a most-recent provider for materialName in store.
 // It does no I/O.
 func NewMostRecent(store MaterialStore, materialName string, optFns ...func(*MostRecentOptions)) (*MostRecent, error) {
-	opts := MostRecentOptions{TTL: time.Minute, CacheSize: 1000, Now: time.Now}
+	opts := MostRecentOptions{TTL: time.Minute, CacheSize: 1000, NegativeTTL: 5 * time.Second, Now: time.Now}
 	for _, fn := range optFns {
 		fn(&opts)
 	}
@@ -64,8 +116,16 @@ func NewMostRecent(store MaterialStore, materialName string, optFns ...func(*Mos
 		return nil, fmt.Errorf("%w: provider: material name must be non-empty and contain no '#'", ddbenc.ErrInvalidConfig)
 	case opts.TTL <= 0 || opts.CacheSize <= 0 || opts.Now == nil:
 		return nil, fmt.Errorf("%w: provider: TTL and cache size must be positive", ddbenc.ErrInvalidConfig)
+	case opts.NegativeTTL < 0:
+		return nil, fmt.Errorf("%w: provider: negative-cache TTL must not be negative", ddbenc.ErrInvalidConfig)
 	}
-	return &MostRecent{store: store, name: materialName, opts: opts, cache: map[int64]*list.Element{}, lru: list.New()}, nil
+	return &MostRecent{
+		store: store, name: materialName, opts: opts,
+		rotating: make(chan struct{}, 1),
+		cache:    map[int64]*list.Element{}, lru: list.New(),
+		missing: map[int64]*list.Element{}, missingQ: list.New(),
+		loads: map[int64]*flight{},
+	}, nil
 }
 
 // EncryptionMaterials uses the newest version, creating version 0 if the
@@ -78,38 +138,90 @@ func (m *MostRecent) EncryptionMaterials(ctx context.Context, ec ddbenc.Encrypti
 	return p.EncryptionMaterials(ctx, ec)
 }
 
+// currentProvider returns the version for writing; after the TTL it asks the
+// store again, in one shared lookup.
 func (m *MostRecent) currentProvider(ctx context.Context) (ddbenc.MaterialsProvider, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	now := m.opts.Now()
 	if m.current != nil && now.Sub(m.currentAt) < m.opts.TTL {
-		return m.current, nil
+		p := m.current
+		m.mu.Unlock()
+		return p, nil
 	}
+	if err := ctx.Err(); err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
+	f := m.refresh
+	if f != nil {
+		f.waiters++
+	} else {
+		f = m.newFlightLocked(ctx)
+		f.abandon = func() {
+			if m.refresh == f {
+				m.refresh = nil
+			}
+		}
+		m.refresh = f
+		rotations := m.rotations
+		go m.run(f, func(ctx context.Context) (ddbenc.MaterialsProvider, int64, error) {
+			return m.newest(ctx, now)
+		}, func(p ddbenc.MaterialsProvider, v int64, err error) (ddbenc.MaterialsProvider, int64, error) {
+			f.abandon()
+			if m.rotations != rotations && m.current != nil {
+				return m.current, m.currentV, nil // Rotate installed a newer version meanwhile
+			}
+			if err != nil {
+				return nil, 0, err
+			}
+			m.current, m.currentV, m.currentAt = p, v, now
+			m.putLocked(v, p, now)
+			return p, v, nil
+		})
+	}
+	m.mu.Unlock()
+	p, _, err := m.wait(ctx, f)
+	return p, err
+}
+
+// newest asks the store for the newest version and returns its materials,
+// creating version 0 if there is none. It runs in a refresh flight.
+func (m *MostRecent) newest(ctx context.Context, now time.Time) (ddbenc.MaterialsProvider, int64, error) {
 	v, ok, err := m.store.MaxVersion(ctx, m.name)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	var p ddbenc.MaterialsProvider
 	if !ok {
-		v = 0
-		if p, err = m.store.GetOrCreate(ctx, m.name, 0); err != nil {
-			return nil, err
-		}
-	} else if m.current != nil && v == m.currentV {
-		p = m.current
-	} else if p, err = m.versionLocked(ctx, v, now); err != nil {
-		return nil, err
+		p, err := m.store.GetOrCreate(ctx, m.name, 0)
+		return p, 0, err
 	}
-	m.current, m.currentV, m.currentAt = p, v, now
-	m.putLocked(v, p, now)
-	return p, nil
+	m.mu.Lock()
+	if m.current != nil && v == m.currentV {
+		p := m.current
+		m.mu.Unlock()
+		return p, v, nil
+	}
+	if p, ok := m.cachedLocked(v, now); ok {
+		m.mu.Unlock()
+		return p, v, nil
+	}
+	m.forgetMissingLocked(v) // the store says it exists now
+	f := m.loadLocked(ctx, v, now)
+	m.mu.Unlock()
+	p, _, err := m.wait(ctx, f)
+	return p, v, err
 }
 
 // Rotate creates the next version and uses it for writing from now on. It
-// returns the new version.
+// returns the new version. Concurrent Rotate calls on one MostRecent run one
+// after the other, so each creates its own version.
 func (m *MostRecent) Rotate(ctx context.Context) (int64, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
+	select {
+	case m.rotating <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-m.rotating }()
 	v, ok, err := m.store.MaxVersion(ctx, m.name)
 	if err != nil {
 		return 0, err
@@ -122,9 +234,13 @@ func (m *MostRecent) Rotate(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	now := m.opts.Now()
 	m.current, m.currentV, m.currentAt = p, next, now
+	m.rotations++
 	m.putLocked(next, p, now)
+	m.forgetMissingLocked(next)
 	return next, nil
 }
 
@@ -141,30 +257,144 @@ func (m *MostRecent) DecryptionMaterials(ctx context.Context, ec ddbenc.Encrypti
 	if !found || err != nil || v < 0 {
 		return nil, fmt.Errorf("%w: provider: malformed %s", ddbenc.ErrMalformed, matdesc.MetaID)
 	}
-	m.mu.Lock()
-	p, err := m.versionLocked(ctx, v, m.opts.Now())
-	m.mu.Unlock()
+	p, err := m.version(ctx, v)
 	if err != nil {
 		return nil, err
 	}
 	return p.DecryptionMaterials(ctx, ec)
 }
 
-// versionLocked returns a version's materials from the cache or the store.
-func (m *MostRecent) versionLocked(ctx context.Context, v int64, now time.Time) (ddbenc.MaterialsProvider, error) {
+// version returns a version's materials from the cache, the negative cache,
+// or one store load shared with every concurrent caller of that version.
+func (m *MostRecent) version(ctx context.Context, v int64) (ddbenc.MaterialsProvider, error) {
+	m.mu.Lock()
+	now := m.opts.Now()
+	if p, ok := m.cachedLocked(v, now); ok {
+		m.mu.Unlock()
+		return p, nil
+	}
+	if err := m.missingLocked(v, now); err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		m.mu.Unlock()
+		return nil, err
+	}
+	f := m.loadLocked(ctx, v, now)
+	m.mu.Unlock()
+	p, _, err := m.wait(ctx, f)
+	return p, err
+}
+
+// cachedLocked returns a version's materials if they are cached and fresh.
+func (m *MostRecent) cachedLocked(v int64, now time.Time) (ddbenc.MaterialsProvider, bool) {
 	if el, ok := m.cache[v]; ok {
 		c := el.Value.(*cachedVersion)
 		if now.Sub(c.at) < m.opts.TTL {
 			m.lru.MoveToFront(el)
-			return c.p, nil
+			return c.p, true
 		}
 	}
-	p, err := m.store.Provider(ctx, m.name, v)
-	if err != nil {
-		return nil, err
+	return nil, false
+}
+
+// loadLocked joins the in-flight load of v or starts one. The caller must
+// wait for the returned flight.
+func (m *MostRecent) loadLocked(ctx context.Context, v int64, now time.Time) *flight {
+	if f := m.loads[v]; f != nil {
+		f.waiters++
+		return f
 	}
-	m.putLocked(v, p, now)
-	return p, nil
+	f := m.newFlightLocked(ctx)
+	f.abandon = func() {
+		if m.loads[v] == f {
+			delete(m.loads, v)
+		}
+	}
+	m.loads[v] = f
+	go m.run(f, func(ctx context.Context) (ddbenc.MaterialsProvider, int64, error) {
+		p, err := m.store.Provider(ctx, m.name, v)
+		return p, v, err
+	}, func(p ddbenc.MaterialsProvider, v int64, err error) (ddbenc.MaterialsProvider, int64, error) {
+		f.abandon()
+		switch {
+		case err == nil:
+			m.putLocked(v, p, now)
+			m.forgetMissingLocked(v)
+		case f.ctx.Err() == nil && versionMissing(err):
+			m.rememberMissingLocked(v, err, now)
+		}
+		return p, v, err
+	})
+	return f
+}
+
+// versionMissing reports whether err says that a version does not exist, as
+// opposed to a transient failure that must not be remembered.
+func versionMissing(err error) bool {
+	return errors.Is(err, ddbenc.ErrWrongKey) &&
+		!errors.Is(err, ddbenc.ErrKeyUnavailable) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// newFlightLocked returns a flight with one waiter whose context keeps ctx's
+// values but not its cancellation or deadline.
+func (m *MostRecent) newFlightLocked(ctx context.Context) *flight {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	return &flight{ctx: fctx, cancel: cancel, done: make(chan struct{}), waiters: 1}
+}
+
+// run performs f's store calls without holding m.mu, then, under m.mu,
+// settles the result (unregistering f and updating the caches) and wakes
+// the waiters.
+func (m *MostRecent) run(f *flight,
+	call func(context.Context) (ddbenc.MaterialsProvider, int64, error),
+	settle func(ddbenc.MaterialsProvider, int64, error) (ddbenc.MaterialsProvider, int64, error)) {
+	defer f.cancel()
+	var (
+		p   ddbenc.MaterialsProvider
+		v   int64
+		err error
+	)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				f.panicked, err = r, errStorePanicked
+			}
+		}()
+		p, v, err = call(f.ctx)
+	}()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if f.panicked != nil {
+		f.abandon()
+		f.err = err
+	} else {
+		f.p, f.v, f.err = settle(p, v, err)
+	}
+	close(f.done)
+}
+
+// wait returns f's result, or ctx.Err() as soon as ctx is done. The last
+// waiter to give up cancels the store call.
+func (m *MostRecent) wait(ctx context.Context, f *flight) (ddbenc.MaterialsProvider, int64, error) {
+	select {
+	case <-f.done:
+		if f.panicked != nil {
+			panic(f.panicked)
+		}
+		return f.p, f.v, f.err
+	case <-ctx.Done():
+		m.mu.Lock()
+		f.waiters--
+		if f.waiters == 0 {
+			f.abandon()
+			f.cancel()
+		}
+		m.mu.Unlock()
+		return nil, 0, ctx.Err()
+	}
 }
 
 func (m *MostRecent) putLocked(v int64, p ddbenc.MaterialsProvider, now time.Time) {
@@ -178,6 +408,48 @@ func (m *MostRecent) putLocked(v int64, p ddbenc.MaterialsProvider, now time.Tim
 		last := m.lru.Back()
 		delete(m.cache, last.Value.(*cachedVersion).version)
 		m.lru.Remove(last)
+	}
+}
+
+// missingLocked returns the remembered error if v is known not to exist.
+func (m *MostRecent) missingLocked(v int64, now time.Time) error {
+	el, ok := m.missing[v]
+	if !ok {
+		return nil
+	}
+	mv := el.Value.(*missingVersion)
+	if now.Sub(mv.at) < m.opts.NegativeTTL {
+		return mv.err
+	}
+	delete(m.missing, v)
+	m.missingQ.Remove(el)
+	return nil
+}
+
+// rememberMissingLocked records that v does not exist, evicting the oldest
+// entries beyond CacheSize.
+func (m *MostRecent) rememberMissingLocked(v int64, err error, now time.Time) {
+	if m.opts.NegativeTTL <= 0 {
+		return
+	}
+	mv := &missingVersion{version: v, err: err, at: now}
+	if el, ok := m.missing[v]; ok {
+		el.Value = mv
+		m.missingQ.MoveToFront(el)
+		return
+	}
+	m.missing[v] = m.missingQ.PushFront(mv)
+	for m.missingQ.Len() > m.opts.CacheSize {
+		last := m.missingQ.Back()
+		delete(m.missing, last.Value.(*missingVersion).version)
+		m.missingQ.Remove(last)
+	}
+}
+
+func (m *MostRecent) forgetMissingLocked(v int64) {
+	if el, ok := m.missing[v]; ok {
+		delete(m.missing, v)
+		m.missingQ.Remove(el)
 	}
 }
 
