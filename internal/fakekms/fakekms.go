@@ -14,7 +14,7 @@
 // ciphertext format (blobs are this package's own, authenticated with AES-GCM
 // over the encryption context and key id).
 //
-// Tests serve New's Server (on an httptest server or any listener, as
+// Tests start one with Start (or serve New's Server on any listener, as
 // cmd/fakekms does), talk to it with NewClient, and drive it through the test
 // hooks: Calls and Count read the call log, Inject queues throttling, 5xx and
 // latency faults, Reset clears them, SetKeyState forces a key state, and a
@@ -23,8 +23,8 @@
 // Files: fakekms.go (Options, Server, New), server.go (HTTP handler and wire
 // protocol), keys.go (key model, MRKs and replicas, states, ARNs), blob.go
 // (ciphertext blob format), ops_keys.go, ops_crypto.go and ops_state.go (the
-// operations), hooks.go (call log, counters, faults), clock.go (Clock)
-// and client.go (NewClient).
+// operations), hooks.go (call log, counters, faults), clock.go (Clock),
+// client.go (NewClient) and start.go (Start).
 package fakekms
 
 import (
