@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -27,10 +26,8 @@ type env struct {
 func start(t *testing.T, delay time.Duration) *env {
 	t.Helper()
 	clock := fakekms.NewClock()
-	fake := fakekms.New(fakekms.Options{Seed: []byte("test"), ReplicaDelay: delay, Now: clock.Now})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	return &env{fake: fake, clock: clock, url: srv.URL}
+	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("test"), ReplicaDelay: delay, Now: clock.Now})
+	return &env{fake: fake, clock: clock, url: url}
 }
 
 func (e *env) client(region string, optFns ...func(*kms.Options)) *kms.Client {

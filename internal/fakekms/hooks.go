@@ -1,0 +1,121 @@
+package fakekms
+
+import (
+	"net/http"
+	"slices"
+	"time"
+)
+
+// Test hooks: the call log, per-operation counters and injected faults. The
+// manual clock is in clock.go.
+
+// Call is one request the server received.
+type Call struct {
+	Op                string
+	Region            string
+	KeyID             string // the KeyId parameter as sent, "" if none
+	EncryptionContext map[string]string
+	GrantTokens       []string
+}
+
+// FaultKind is a failure to inject.
+type FaultKind int
+
+const (
+	// Throttle answers 400 ThrottlingException (the SDK retries it).
+	Throttle FaultKind = iota + 1
+	// Internal answers 500 KMSInternalException (the SDK retries it).
+	Internal
+	// Latency delays the answer by Fault.Delay (or until the request's
+	// context ends), then answers normally.
+	Latency
+)
+
+// Fault is an injected failure for the next N matching calls.
+type Fault struct {
+	Op    string // operation name, "" for any
+	Kind  FaultKind
+	Delay time.Duration
+	N     int
+}
+
+// Inject adds a fault for the next f.N calls of f.Op ("" for any operation).
+func (s *Server) Inject(f Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &f)
+}
+
+// Count returns how many calls of op ("" for all) the server received,
+// including failed and retried ones.
+func (s *Server) Count(op string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if op == "" {
+		return len(s.calls)
+	}
+	return s.counts[op]
+}
+
+// Calls returns a copy of the call log.
+func (s *Server) Calls() []Call {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// Reset clears counters, the call log and pending faults.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls, s.counts, s.faults = nil, map[string]int{}, nil
+}
+
+// record logs and counts a call and takes the first pending fault matching
+// it, if any.
+func (s *Server) record(c Call) *Fault {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
+	s.counts[c.Op]++
+	return s.takeFault(c.Op)
+}
+
+// applyFault acts out an injected fault and reports whether the request
+// should go on to be answered normally.
+func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, fault *Fault) bool {
+	if fault == nil {
+		return true
+	}
+	switch fault.Kind {
+	case Throttle:
+		writeError(w, &apiError{"ThrottlingException", "Rate exceeded", 400})
+		return false
+	case Internal:
+		writeError(w, &apiError{"KMSInternalException", "injected internal error", 500})
+		return false
+	case Latency:
+		select {
+		case <-time.After(fault.Delay):
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	return true
+}
+
+// takeFault consumes one use of the first pending fault matching op. Caller
+// holds s.mu.
+func (s *Server) takeFault(op string) *Fault {
+	for i, f := range s.faults {
+		if f.Op == "" || f.Op == op {
+			f.N--
+			if f.N <= 0 {
+				s.faults = slices.Delete(s.faults, i, i+1)
+			}
+			c := *f
+			return &c
+		}
+	}
+	return nil
+}

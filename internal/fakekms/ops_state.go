@@ -1,0 +1,52 @@
+package fakekms
+
+// Key state operations: EnableKey, DisableKey, ScheduleKeyDeletion.
+
+func (s *Server) setEnabled(region string, body []byte, enabled bool) (any, *apiError) {
+	var in struct{ KeyId string }
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, e := s.resolve(region, in.KeyId)
+	if e != nil {
+		return nil, e
+	}
+	if k.state != StateEnabled && k.state != StateDisabled {
+		return nil, &apiError{"KMSInvalidStateException", k.id2arn(s) + " is " + k.state + ".", 400}
+	}
+	k.state = StateDisabled
+	if enabled {
+		k.state = StateEnabled
+	}
+	return map[string]any{}, nil
+}
+
+func (s *Server) scheduleKeyDeletion(region string, body []byte) (any, *apiError) {
+	var in struct {
+		KeyId               string
+		PendingWindowInDays int
+	}
+	if e := decode(body, &in); e != nil {
+		return nil, e
+	}
+	if in.PendingWindowInDays == 0 {
+		in.PendingWindowInDays = 30
+	}
+	if in.PendingWindowInDays < 7 || in.PendingWindowInDays > 30 {
+		return nil, validation("PendingWindowInDays must be between 7 and 30")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k, e := s.resolve(region, in.KeyId)
+	if e != nil {
+		return nil, e
+	}
+	if k.state == StatePendingDeletion || k.state == StateCreating {
+		return nil, &apiError{"KMSInvalidStateException", k.id2arn(s) + " is " + k.state + ".", 400}
+	}
+	k.state = StatePendingDeletion
+	k.deletion = s.opts.Now().AddDate(0, 0, in.PendingWindowInDays)
+	return map[string]any{"KeyId": k.id2arn(s), "DeletionDate": float64(k.deletion.Unix()), "KeyState": k.state, "PendingWindowInDays": in.PendingWindowInDays}, nil
+}

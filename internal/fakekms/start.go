@@ -1,0 +1,22 @@
+package fakekms
+
+import (
+	"net/http/httptest"
+	"testing"
+)
+
+// Start creates a Server with opts, serves it on a new httptest server on a
+// loopback port, and returns the Server and the endpoint URL to give
+// NewClient (or an SDK client's BaseEndpoint). The httptest server is closed
+// when tb and its subtests end.
+//
+//	clock := fakekms.NewClock()
+//	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("test"), Now: clock.Now})
+//	client := fakekms.NewClient(url, "us-east-1")
+func Start(tb testing.TB, opts Options) (*Server, string) {
+	tb.Helper()
+	s := New(opts)
+	srv := httptest.NewServer(s)
+	tb.Cleanup(srv.Close)
+	return s, srv.URL
+}
