@@ -119,10 +119,10 @@ func peopleConfig(t *testing.T) ddbenc.TableConfig {
 	}
 }
 
-func newRecordedClient(t *testing.T, optFns ...func(*ddbenc.ClientOptions)) (*ddbenc.Client, *recorder) {
+func newRecordedClient(t *testing.T, optFns ...func(*ddbenc.Options)) (*ddbenc.Client, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{peopleConfig(t)}, append([]func(*ddbenc.ClientOptions){func(o *ddbenc.ClientOptions) {
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{peopleConfig(t)}, append([]func(*ddbenc.Options){func(o *ddbenc.Options) {
 		o.PassThroughTables = []string{"Plain"}
 	}}, optFns...)...)
 	if err != nil {
@@ -502,7 +502,7 @@ func TestClientTableARNConfiguration(t *testing.T) {
 	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg, arnCfg}); !errors.Is(err, ddbenc.ErrInvalidConfig) {
 		t.Errorf("table configured by name and by ARN: %v, want ErrInvalidConfig", err)
 	}
-	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg}, func(o *ddbenc.ClientOptions) { o.PassThroughTables = []string{tableARN} }); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg}, func(o *ddbenc.Options) { o.PassThroughTables = []string{tableARN} }); !errors.Is(err, ddbenc.ErrInvalidConfig) {
 		t.Errorf("table configured and passed through by ARN: %v, want ErrInvalidConfig", err)
 	}
 	rec := &recorder{}
@@ -569,7 +569,7 @@ func TestRedactKeys(t *testing.T) {
 	}
 	stored["ssn"] = &types.AttributeValueMemberB{Value: []byte("not the ciphertext......")}
 	for _, redact := range []bool{false, true} {
-		c, rec := newRecordedClient(t, func(o *ddbenc.ClientOptions) { o.RedactKeys = redact })
+		c, rec := newRecordedClient(t, func(o *ddbenc.Options) { o.RedactKeys = redact })
 		rec.item = stored
 		_, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("People"), Key: key("alice-secret-id", "1")})
 		var de *ddbenc.Error
