@@ -20,12 +20,14 @@ import (
 
 // recorder is a recording fake of ddbenc.DynamoDBAPI for unit tests of
 // request checking and rewriting: it keeps every request and answers with
-// empty outputs (or what item returns, for GetItem).
+// what on set for the operation, or else an empty output (what item holds,
+// for GetItem; desc, for DescribeTable).
 type recorder struct {
-	mu    sync.Mutex
-	calls []any
-	item  map[string]types.AttributeValue // returned by GetItem
-	desc  *types.TableDescription         // returned by DescribeTable
+	mu      sync.Mutex
+	calls   []any
+	answers map[string]func(in any) (any, error) // by operation name
+	item    map[string]types.AttributeValue      // returned by GetItem
+	desc    *types.TableDescription              // returned by DescribeTable
 }
 
 func (r *recorder) record(in any) {
@@ -40,62 +42,88 @@ func (r *recorder) sent() []any {
 	return append([]any(nil), r.calls...)
 }
 
-func (r *recorder) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+// on makes the operation op ("Query", "BatchWriteItem", ...) answer with
+// what fn returns for the request as sent: an output of the operation's type,
+// or an error.
+func (r *recorder) on(op string, fn func(in any) (any, error)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.answers == nil {
+		r.answers = map[string]func(any) (any, error){}
+	}
+	r.answers[op] = fn
+}
+
+// returns makes the operation op answer with out, or with err if not nil.
+func (r *recorder) returns(op string, out any, err error) {
+	r.on(op, func(any) (any, error) { return out, err })
+}
+
+// answer records in and answers for op: the canned answer, or def.
+func answer[Out any](r *recorder, op string, in any, def *Out) (*Out, error) {
 	r.record(in)
-	return &dynamodb.PutItemOutput{}, nil
+	r.mu.Lock()
+	fn := r.answers[op]
+	r.mu.Unlock()
+	if fn == nil {
+		return def, nil
+	}
+	out, err := fn(in)
+	if err != nil {
+		return nil, err
+	}
+	return out.(*Out), nil
+}
+
+func (r *recorder) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return answer(r, "PutItem", in, &dynamodb.PutItemOutput{})
 }
 
 func (r *recorder) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	r.record(in)
-	return &dynamodb.GetItemOutput{Item: r.item}, nil
+	return answer(r, "GetItem", in, &dynamodb.GetItemOutput{Item: r.item})
 }
 
 func (r *recorder) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	r.record(in)
-	return &dynamodb.QueryOutput{}, nil
+	return answer(r, "Query", in, &dynamodb.QueryOutput{})
 }
 
 func (r *recorder) Scan(_ context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	r.record(in)
-	return &dynamodb.ScanOutput{}, nil
+	return answer(r, "Scan", in, &dynamodb.ScanOutput{})
 }
 
 func (r *recorder) BatchGetItem(_ context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	r.record(in)
-	return &dynamodb.BatchGetItemOutput{}, nil
+	return answer(r, "BatchGetItem", in, &dynamodb.BatchGetItemOutput{})
 }
 
 func (r *recorder) BatchWriteItem(_ context.Context, in *dynamodb.BatchWriteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error) {
-	r.record(in)
-	return &dynamodb.BatchWriteItemOutput{}, nil
+	return answer(r, "BatchWriteItem", in, &dynamodb.BatchWriteItemOutput{})
 }
 
 func (r *recorder) DeleteItem(_ context.Context, in *dynamodb.DeleteItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error) {
-	r.record(in)
-	return &dynamodb.DeleteItemOutput{}, nil
+	return answer(r, "DeleteItem", in, &dynamodb.DeleteItemOutput{})
 }
 
 func (r *recorder) UpdateItem(_ context.Context, in *dynamodb.UpdateItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error) {
-	r.record(in)
-	return &dynamodb.UpdateItemOutput{}, nil
+	return answer(r, "UpdateItem", in, &dynamodb.UpdateItemOutput{})
 }
 
 func (r *recorder) TransactWriteItems(_ context.Context, in *dynamodb.TransactWriteItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
-	r.record(in)
-	return &dynamodb.TransactWriteItemsOutput{}, nil
+	return answer(r, "TransactWriteItems", in, &dynamodb.TransactWriteItemsOutput{})
 }
 
 func (r *recorder) TransactGetItems(_ context.Context, in *dynamodb.TransactGetItemsInput, _ ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error) {
-	r.record(in)
-	return &dynamodb.TransactGetItemsOutput{}, nil
+	return answer(r, "TransactGetItems", in, &dynamodb.TransactGetItemsOutput{})
 }
 
 func (r *recorder) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
-	r.record(in)
-	if r.desc == nil {
+	r.mu.Lock()
+	_, canned := r.answers["DescribeTable"]
+	r.mu.Unlock()
+	if !canned && r.desc == nil {
+		r.record(in)
 		return nil, &types.ResourceNotFoundException{Message: aws.String("no table")}
 	}
-	return &dynamodb.DescribeTableOutput{Table: r.desc}, nil
+	return answer(r, "DescribeTable", in, &dynamodb.DescribeTableOutput{Table: r.desc})
 }
 
 var _ ddbenc.DynamoDBAPI = (*recorder)(nil)
@@ -119,10 +147,10 @@ func peopleConfig(t *testing.T) ddbenc.TableConfig {
 	}
 }
 
-func newRecordedClient(t *testing.T, optFns ...func(*ddbenc.ClientOptions)) (*ddbenc.Client, *recorder) {
+func newRecordedClient(t *testing.T, optFns ...func(*ddbenc.Options)) (*ddbenc.Client, *recorder) {
 	t.Helper()
 	rec := &recorder{}
-	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{peopleConfig(t)}, append([]func(*ddbenc.ClientOptions){func(o *ddbenc.ClientOptions) {
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{peopleConfig(t)}, append([]func(*ddbenc.Options){func(o *ddbenc.Options) {
 		o.PassThroughTables = []string{"Plain"}
 	}}, optFns...)...)
 	if err != nil {
@@ -298,6 +326,128 @@ func TestClientRefusesBeforeSending(t *testing.T) {
 				ConditionCheck: &types.ConditionCheck{TableName: table, Key: k, ConditionExpression: aws.String("attribute_exists(#s)"), ExpressionAttributeNames: names("#s", sigAttr)}}}})
 			return err
 		}, ddbenc.ErrUnsupportedOperation, sigAttr},
+		// Expressions on encrypted attributes, updates of signed ones.
+		{"Query key condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.Query(ctx, &dynamodb.QueryInput{TableName: table, KeyConditionExpression: aws.String("pk = :p AND ssn = :s")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"legacy QueryFilter on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.Query(ctx, &dynamodb.QueryInput{TableName: table, KeyConditionExpression: aws.String("pk = :p"), QueryFilter: map[string]types.Condition{"ssn": {ComparisonOperator: types.ComparisonOperatorNotNull}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"Scan filter on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: table, FilterExpression: aws.String("#x = :v"), ExpressionAttributeNames: names("#x", "ssn")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"Scan filter with an undefined placeholder", func(c *ddbenc.Client) error {
+			_, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: table, FilterExpression: aws.String("#nope = :v")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"Scan projection of a nested path", func(c *ddbenc.Client) error {
+			_, err := c.Scan(ctx, &dynamodb.ScanInput{TableName: table, ProjectionExpression: aws.String("address.city")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"Query projection of the signature", func(c *ddbenc.Client) error {
+			_, err := c.Query(ctx, &dynamodb.QueryInput{TableName: table, KeyConditionExpression: aws.String("pk = :p"), ProjectionExpression: aws.String("#s"), ExpressionAttributeNames: names("#s", sigAttr)})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, sigAttr},
+		{"put condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: withAttr(k, "ssn", s("x")), ConditionExpression: aws.String("ssn <> :v")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"put of an item holding the signature attribute", func(c *ddbenc.Client) error {
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: table, Item: withAttr(k, sigAttr, &types.AttributeValueMemberB{Value: []byte{1}})})
+			return err
+		}, ddbenc.ErrInvalidItem, sigAttr},
+		{"delete condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: table, Key: k, ConditionExpression: aws.String("attribute_exists(ssn)")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"update of a sign-only attribute", func(c *ddbenc.Client) error {
+			_, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: k, UpdateExpression: aws.String("SET email = :v")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "email"},
+		{"update condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: table, Key: k, UpdateExpression: aws.String("SET visits = :v"), ConditionExpression: aws.String("ssn = :s")})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"BatchGetItem projection of the signature", func(c *ddbenc.Client) error {
+			_, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"People": {Keys: []map[string]types.AttributeValue{k}, AttributesToGet: []string{sigAttr}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, sigAttr},
+		{"BatchGetItem of an unknown table", func(c *ddbenc.Client) error {
+			_, err := c.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{"Other": {Keys: []map[string]types.AttributeValue{k}}}})
+			return err
+		}, ddbenc.ErrUnknownTable, ""},
+		{"BatchWriteItem put of an item holding the description attribute", func(c *ddbenc.Client) error {
+			_, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"People": {{PutRequest: &types.PutRequest{Item: withAttr(k, descAttr, s("x"))}}}}})
+			return err
+		}, ddbenc.ErrInvalidItem, descAttr},
+		{"BatchWriteItem request with neither put nor delete", func(c *ddbenc.Client) error {
+			_, err := c.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{"People": {{}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"transact put condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				Put: &types.Put{TableName: table, Item: withAttr(k, "ssn", s("x")), ConditionExpression: aws.String("attribute_not_exists(ssn)")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"transact put of an item holding the signature attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				Put: &types.Put{TableName: table, Item: withAttr(k, sigAttr, s("x"))}}}})
+			return err
+		}, ddbenc.ErrInvalidItem, sigAttr},
+		{"transact delete condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				Delete: &types.Delete{TableName: table, Key: k, ConditionExpression: aws.String("attribute_exists(ssn)")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"transact update of an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				Update: &types.Update{TableName: table, Key: k, UpdateExpression: aws.String("SET ssn = :v")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"transact update condition on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				Update: &types.Update{TableName: table, Key: k, UpdateExpression: aws.String("SET visits = :v"), ConditionExpression: aws.String("ssn = :s")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"transact condition check on an encrypted attribute", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{{
+				ConditionCheck: &types.ConditionCheck{TableName: table, Key: k, ConditionExpression: aws.String("ssn = :s")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, "ssn"},
+		{"transact write of an unknown table, after a valid entry", func(c *ddbenc.Client) error {
+			_, err := c.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+				{Put: &types.Put{TableName: table, Item: withAttr(k, "ssn", s("x"))}},
+				{Delete: &types.Delete{TableName: aws.String("Other"), Key: k}}}})
+			return err
+		}, ddbenc.ErrUnknownTable, ""},
+		{"transact get projection of a nested path", func(c *ddbenc.Client) error {
+			_, err := c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{{Get: &types.Get{TableName: table, Key: k, ProjectionExpression: aws.String("a[0]")}}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"transact get of an unknown table", func(c *ddbenc.Client) error {
+			_, err := c.TransactGetItems(ctx, &dynamodb.TransactGetItemsInput{TransactItems: []types.TransactGetItem{{Get: &types.Get{TableName: aws.String("Other"), Key: k}}}})
+			return err
+		}, ddbenc.ErrUnknownTable, ""},
+		// PartiQL, whatever the table.
+		{"ExecuteStatement", func(c *ddbenc.Client) error {
+			_, err := c.ExecuteStatement(ctx, &dynamodb.ExecuteStatementInput{Statement: aws.String(`SELECT * FROM "Plain"`)})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"BatchExecuteStatement", func(c *ddbenc.Client) error {
+			_, err := c.BatchExecuteStatement(ctx, &dynamodb.BatchExecuteStatementInput{Statements: []types.BatchStatementRequest{{Statement: aws.String(`SELECT * FROM "Plain"`)}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"ExecuteTransaction", func(c *ddbenc.Client) error {
+			_, err := c.ExecuteTransaction(ctx, &dynamodb.ExecuteTransactionInput{TransactStatements: []types.ParameterizedStatement{{Statement: aws.String(`DELETE FROM "People"`)}}})
+			return err
+		}, ddbenc.ErrUnsupportedOperation, ""},
+		{"unknown table", func(c *ddbenc.Client) error {
+			_, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("Other"), Item: k})
+			return err
+		}, ddbenc.ErrUnknownTable, ""},
 		{"unknown table by ARN", func(c *ddbenc.Client) error {
 			_, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("arn:aws:dynamodb:us-east-1:111122223333:table/Other"), Key: k})
 			return err
@@ -502,7 +652,7 @@ func TestClientTableARNConfiguration(t *testing.T) {
 	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg, arnCfg}); !errors.Is(err, ddbenc.ErrInvalidConfig) {
 		t.Errorf("table configured by name and by ARN: %v, want ErrInvalidConfig", err)
 	}
-	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg}, func(o *ddbenc.ClientOptions) { o.PassThroughTables = []string{tableARN} }); !errors.Is(err, ddbenc.ErrInvalidConfig) {
+	if _, err := ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{cfg}, func(o *ddbenc.Options) { o.PassThroughTables = []string{tableARN} }); !errors.Is(err, ddbenc.ErrInvalidConfig) {
 		t.Errorf("table configured and passed through by ARN: %v, want ErrInvalidConfig", err)
 	}
 	rec := &recorder{}
@@ -569,7 +719,7 @@ func TestRedactKeys(t *testing.T) {
 	}
 	stored["ssn"] = &types.AttributeValueMemberB{Value: []byte("not the ciphertext......")}
 	for _, redact := range []bool{false, true} {
-		c, rec := newRecordedClient(t, func(o *ddbenc.ClientOptions) { o.RedactKeys = redact })
+		c, rec := newRecordedClient(t, func(o *ddbenc.Options) { o.RedactKeys = redact })
 		rec.item = stored
 		_, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("People"), Key: key("alice-secret-id", "1")})
 		var de *ddbenc.Error

@@ -83,7 +83,6 @@ type Encryptor struct {
 	allNothing  bool
 	keys        []string         // primary key names
 	indexes     map[string]Index // by name
-	redactKeys  bool             // set by a Client: no key values in Error.Key
 }
 
 // NewEncryptor validates cfg and returns an Encryptor. It does no I/O.

@@ -47,7 +47,7 @@ type Error struct {
 	// batch and transaction calls), and also the item of GetItem and the
 	// returned attributes of PutItem, DeleteItem and UpdateItem. Key values
 	// are stored in plaintext but may be personal data:
-	// ClientOptions.RedactKeys leaves Key empty.
+	// Options.RedactKeys leaves Key empty.
 	Key string
 	Err error // wraps at least one sentinel
 }

@@ -120,7 +120,7 @@ func kmsProvider(t *testing.T, region, arn string) *provider.DirectKMS {
 }
 
 // wrapped returns an encrypting client over a counted plain client.
-func wrapped(t *testing.T, table string, optFns ...func(*ddbenc.ClientOptions)) (*ddbenc.Client, *dynamodb.Client, *counter) {
+func wrapped(t *testing.T, table string, optFns ...func(*ddbenc.Options)) (*ddbenc.Client, *dynamodb.Client, *counter) {
 	t.Helper()
 	ddb, cnt := plain(localenv.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{
@@ -604,7 +604,7 @@ func TestPassThroughAndDescribedKeys(t *testing.T) {
 	enc, open := newTable(t), newTable(t)
 	ddb, _ := plain(localenv.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: enc, Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)}},
-		func(o *ddbenc.ClientOptions) { o.PassThroughTables = []string{open} })
+		func(o *ddbenc.Options) { o.PassThroughTables = []string{open} })
 	if err != nil {
 		t.Fatal(err)
 	}

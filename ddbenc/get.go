@@ -1,0 +1,39 @@
+package ddbenc
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// GetItem gets an item and verifies and decrypts it. A projection is applied
+// after verification (the whole item is read).
+func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	const op = "GetItem"
+	t, err := c.lookup(ctx, op, in.TableName)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil { // pass-through table
+		return c.api.GetItem(ctx, in, optFns...)
+	}
+	if err := t.checkKey(op, "Key", in.Key); err != nil {
+		return nil, err
+	}
+	req := *in
+	p, projected, err := t.stripProjection(op, &req.ProjectionExpression, &req.AttributesToGet, &req.ExpressionAttributeNames)
+	if err != nil {
+		return nil, err
+	}
+	out, err := c.api.GetItem(ctx, &req, optFns...)
+	if err != nil {
+		return nil, err
+	}
+	res := *out
+	item, err := t.decryptOne(ctx, op, out.Item)
+	if err != nil {
+		return nil, err
+	}
+	res.Item = p.apply(item, projected)
+	return &res, nil
+}
