@@ -63,7 +63,7 @@ func (e *ValueEncrypter) Encrypt(v types.AttributeValue) ([]byte, error) {
 	n := serializedSizeHint(v)
 	out := make([]byte, aes.BlockSize, aes.BlockSize+n+aes.BlockSize)
 	copy(out, iv)
-	out, err := AppendSerialized(out, v, e.ord)
+	out, err := appendSerialized(out, v, e.ord)
 	if err != nil {
 		return nil, err
 	}

@@ -6,9 +6,9 @@ import (
 	"strings"
 )
 
-// ErrInvalidNumber reports a string that is not a decimal number. Its message never
+// errInvalidNumber reports a string that is not a decimal number. Its message never
 // contains the input.
-var ErrInvalidNumber = errors.New("invalid number")
+var errInvalidNumber = errors.New("invalid number")
 
 // maxExponent bounds an explicit exponent so that a hostile input such as
 // "1e999999999" cannot make the plain rendering huge. DynamoDB's range is
@@ -49,30 +49,30 @@ func parse(s string) (decimal, error) {
 		fracPart = s[start:i]
 	}
 	if intPart == "" && fracPart == "" {
-		return d, ErrInvalidNumber
+		return d, errInvalidNumber
 	}
 	exp := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		es := s[i:]
 		if es == "" {
-			return d, ErrInvalidNumber
+			return d, errInvalidNumber
 		}
 		for j := 0; j < len(es); j++ {
 			c := es[j]
 			if !(c >= '0' && c <= '9') && !(j == 0 && (c == '+' || c == '-')) {
-				return d, ErrInvalidNumber
+				return d, errInvalidNumber
 			}
 		}
 		e, err := strconv.Atoi(es)
 		if err != nil || e > maxExponent || e < -maxExponent {
-			return d, ErrInvalidNumber
+			return d, errInvalidNumber
 		}
 		exp = e
 		i = len(s)
 	}
 	if i != len(s) {
-		return d, ErrInvalidNumber
+		return d, errInvalidNumber
 	}
 	all := intPart + fracPart
 	exp -= len(fracPart)

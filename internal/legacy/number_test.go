@@ -45,8 +45,8 @@ func TestCanonical(t *testing.T) {
 func TestCanonicalInvalid(t *testing.T) {
 	for _, in := range []string{"", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", "abc", "1 ", " 1", "1e5.5", "0x10", "1e99999", "1e-99999", "--1", "1e--1", "NaN", "Infinity"} {
 		got, err := CanonicalNumber(in)
-		if !errors.Is(err, ErrInvalidNumber) {
-			t.Errorf("CanonicalNumber(%q) = %q, %v; want ErrInvalidNumber", in, got, err)
+		if !errors.Is(err, errInvalidNumber) {
+			t.Errorf("CanonicalNumber(%q) = %q, %v; want errInvalidNumber", in, got, err)
 		}
 		if err != nil && in != "" && strings.Contains(err.Error(), in) {
 			t.Errorf("CanonicalNumber(%q) error %q contains the input", in, err)
@@ -88,8 +88,8 @@ func TestPythonExact(t *testing.T) {
 			t.Errorf("pythonExactNumber(%q) = %v, want errInexactNumber", in, err)
 		}
 	}
-	if _, err := pythonExactNumber("x"); !errors.Is(err, ErrInvalidNumber) {
-		t.Errorf("pythonExactNumber(x) = %v, want ErrInvalidNumber", err)
+	if _, err := pythonExactNumber("x"); !errors.Is(err, errInvalidNumber) {
+		t.Errorf("pythonExactNumber(x) = %v, want errInvalidNumber", err)
 	}
 }
 

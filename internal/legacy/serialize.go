@@ -69,11 +69,11 @@ type serializer struct {
 // Serialize returns the canonical serialization of one attribute value, the
 // bytes that are encrypted for an encrypt-and-sign attribute.
 func Serialize(av types.AttributeValue, o Ordering) ([]byte, error) {
-	return AppendSerialized(nil, av, o)
+	return appendSerialized(nil, av, o)
 }
 
-// AppendSerialized appends the serialization of av to dst.
-func AppendSerialized(dst []byte, av types.AttributeValue, o Ordering) ([]byte, error) {
+// appendSerialized appends the serialization of av to dst.
+func appendSerialized(dst []byte, av types.AttributeValue, o Ordering) ([]byte, error) {
 	return serializer{ord: o}.append(dst, av, 0)
 }
 
