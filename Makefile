@@ -35,8 +35,8 @@ bench:
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzDeserialize$$' -fuzztime $(FUZZTIME) ./signing
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/matdesc
-	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/number
+	$(GO) test -run '^$$' -fuzz '^FuzzDeserialize$$' -fuzztime $(FUZZTIME) ./internal/legacy
+	$(GO) test -run '^$$' -fuzz '^FuzzParseDescription$$' -fuzztime $(FUZZTIME) ./internal/legacy
+	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/legacy
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalItem$$' -fuzztime $(FUZZTIME) ./internal/ddbjson
 	$(GO) test -run '^$$' -fuzz '^FuzzDecryptItem$$' -fuzztime $(FUZZTIME) ./ddbenc

@@ -13,6 +13,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // Action is what happens to one attribute. The zero value is invalid, so a
@@ -81,13 +83,6 @@ func (a *Action) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Reserved attribute names written by the item encryptor; they cannot be
-// configured.
-const (
-	MaterialDescriptionAttribute = "*amzn-ddb-map-desc*"
-	SignatureAttribute           = "*amzn-ddb-map-sig*"
-)
-
 // Replication attributes that legacy (2017) DynamoDB global tables add to
 // items in every Region. They are never signed: replication would otherwise
 // break every signature.
@@ -112,8 +107,9 @@ type Map struct {
 	Attributes map[string]Action `json:"attributes,omitempty"`
 }
 
-// Validate checks that every action is valid, that no reserved attribute is
-// configured and that no replication attribute is configured to be signed.
+// Validate checks that every action is valid, that no reserved attribute of
+// the item format (*amzn-ddb-map-desc*, *amzn-ddb-map-sig*) is configured and
+// that no replication attribute is configured to be signed.
 func (m Map) Validate() error {
 	if !m.Default.Valid() {
 		return fmt.Errorf("%w: default action is not set or not valid", ErrInvalid)
@@ -122,7 +118,7 @@ func (m Map) Validate() error {
 		if !a.Valid() {
 			return fmt.Errorf("%w: attribute %q: action is not valid", ErrInvalid, name)
 		}
-		if name == MaterialDescriptionAttribute || name == SignatureAttribute {
+		if legacy.IsReserved(name) {
 			return fmt.Errorf("%w: attribute %q is reserved for the encryptor", ErrInvalid, name)
 		}
 		if IsReplicationAttribute(name) && a != DoNothing {
@@ -138,7 +134,7 @@ func (m Map) Get(name string) Action {
 	if a, ok := m.Attributes[name]; ok {
 		return a
 	}
-	if name == MaterialDescriptionAttribute || name == SignatureAttribute || IsReplicationAttribute(name) {
+	if legacy.IsReserved(name) || IsReplicationAttribute(name) {
 		return DoNothing
 	}
 	return m.Default

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 func TestZeroValueInvalid(t *testing.T) {
@@ -28,8 +30,8 @@ func TestValidate(t *testing.T) {
 		ok   bool
 	}{
 		{"default only", Map{Default: EncryptAndSign}, true},
-		{"reserved desc", Map{Default: SignOnly, Attributes: map[string]Action{MaterialDescriptionAttribute: DoNothing}}, false},
-		{"reserved sig", Map{Default: SignOnly, Attributes: map[string]Action{SignatureAttribute: SignOnly}}, false},
+		{"reserved desc", Map{Default: SignOnly, Attributes: map[string]Action{legacy.MaterialDescriptionAttribute: DoNothing}}, false},
+		{"reserved sig", Map{Default: SignOnly, Attributes: map[string]Action{legacy.SignatureAttribute: SignOnly}}, false},
 		{"rep signed", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:updatetime": SignOnly}}, false},
 		{"rep encrypted", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:deleting": EncryptAndSign}}, false},
 		{"rep do nothing", Map{Default: SignOnly, Attributes: map[string]Action{"aws:rep:updateregion": DoNothing}}, true},
@@ -51,7 +53,7 @@ func TestGet(t *testing.T) {
 	for name, want := range map[string]Action{
 		"s": SignOnly, "n": DoNothing, "other": EncryptAndSign,
 		"aws:rep:deleting": DoNothing, "aws:rep:updatetime": DoNothing, "aws:rep:updateregion": DoNothing,
-		MaterialDescriptionAttribute: DoNothing, SignatureAttribute: DoNothing,
+		legacy.MaterialDescriptionAttribute: DoNothing, legacy.SignatureAttribute: DoNothing,
 	} {
 		if got := m.Get(name); got != want {
 			t.Errorf("Get(%q) = %v, want %v", name, got, want)

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
-	"github.com/ddbec/ddbec-go/internal/number"
 )
 
 // The Client, its options and its tables. The operations live in one file
@@ -230,10 +229,8 @@ func (t *table) keyString(item map[string]types.AttributeValue) string {
 	key := map[string]types.AttributeValue{}
 	for _, k := range t.enc.keyNames() {
 		v := item[k]
-		if n, ok := v.(*types.AttributeValueMemberN); ok {
-			if c, err := number.Canonical(n.Value); err == nil {
-				v = &types.AttributeValueMemberN{Value: c}
-			}
+		if c, err := canonicalKey(v); err == nil {
+			v = c
 		}
 		if v != nil {
 			key[k] = v

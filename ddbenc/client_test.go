@@ -15,7 +15,7 @@ import (
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/signing"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // recorder is a recording fake of ddbenc.DynamoDBAPI for unit tests of
@@ -130,8 +130,8 @@ var _ ddbenc.DynamoDBAPI = (*recorder)(nil)
 
 const (
 	tableARN = "arn:aws:dynamodb:us-east-1:111122223333:table/People"
-	sigAttr  = actions.SignatureAttribute
-	descAttr = actions.MaterialDescriptionAttribute
+	sigAttr  = legacy.SignatureAttribute
+	descAttr = legacy.MaterialDescriptionAttribute
 )
 
 func s(v string) *types.AttributeValueMemberS { return &types.AttributeValueMemberS{Value: v} }
@@ -609,7 +609,7 @@ func TestPerTableSettings(t *testing.T) {
 	rec := &recorder{}
 	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{
 		{TableName: "A", PartitionKey: pk, Actions: acts, Provider: p, SignedTableName: "OldA"},
-		{TableName: "B", PartitionKey: pk, Actions: acts, Provider: p, Ordering: signing.PythonOrdering},
+		{TableName: "B", PartitionKey: pk, Actions: acts, Provider: p, Ordering: ddbenc.PythonOrdering},
 	})
 	if err != nil {
 		t.Fatal(err)

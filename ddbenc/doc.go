@@ -59,8 +59,9 @@
 //
 // # Orderings
 //
-// The two legacy clients sort some strings and binary sets differently (see
-// package signing). Writers use TableConfig.Ordering (Java by default); readers
+// The two legacy clients sort some strings and binary sets differently
+// (docs/legacy-format.md §8.1). Writers use TableConfig.Ordering
+// (JavaOrdering by default, or PythonOrdering); readers
 // accept either. Under the Python ordering, signed plaintext numbers with
 // more than 28 significant digits or negative zero are refused on write, and
 // legacy Python signatures over numbers rounded to 28 digits are accepted only

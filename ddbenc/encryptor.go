@@ -1,25 +1,17 @@
 package ddbenc
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
-	"github.com/ddbec/ddbec-go/internal/number"
-	"github.com/ddbec/ddbec-go/signing"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // TableConfig describes one table: its name, keys, actions, materials
@@ -51,7 +43,7 @@ type TableConfig struct {
 	// signed strings, names or binary sets contain characters above U+FFFF or
 	// bytes of 0x80 and more. Reads try this ordering first and then the
 	// other.
-	Ordering signing.Ordering
+	Ordering Ordering
 	// SignedTableName is the table name bound into signatures and handed to
 	// providers, when it differs from TableName: set it to read items copied
 	// from another table (the legacy clients' table-name override). Empty
@@ -106,7 +98,7 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 			return nil, fail(k, "a key attribute cannot have a reserved name")
 		}
 	}
-	if cfg.Ordering != signing.JavaOrdering && cfg.Ordering != signing.PythonOrdering {
+	if !cfg.Ordering.valid() {
 		return nil, fail("", "unknown ordering %d", cfg.Ordering)
 	}
 	if err := validateIndexes(cfg); err != nil {
@@ -148,6 +140,17 @@ func (e *Encryptor) err(op, attr string, err error) error {
 
 func (e *Encryptor) keyNames() []string { return e.keys }
 
+// treat maps the effective actions onto the string to sign.
+func (e *Encryptor) treat(name string) legacy.Treatment {
+	switch e.acts.Get(name) {
+	case actions.EncryptAndSign:
+		return legacy.SignedEncrypted
+	case actions.SignOnly:
+		return legacy.SignedPlaintext
+	}
+	return legacy.Unsigned
+}
+
 // EncryptItem returns the item to store: encrypt-and-sign attributes replaced
 // by their ciphertext, plus the signature and material description
 // attributes. Numeric key values are stored in canonical form (DynamoDB would
@@ -159,7 +162,7 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	if e.allNothing {
 		return maps.Clone(item), nil
 	}
-	for _, r := range []string{actions.SignatureAttribute, actions.MaterialDescriptionAttribute} {
+	for _, r := range []string{legacy.SignatureAttribute, legacy.MaterialDescriptionAttribute} {
 		if _, ok := item[r]; ok {
 			return nil, e.err(op, r, fmt.Errorf("%w: reserved attribute name in plaintext item", ErrInvalidItem))
 		}
@@ -191,6 +194,9 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	if mats == nil || mats.Signer == nil {
 		return nil, e.err(op, "", fmt.Errorf("%w: provider returned no signing key", ErrInvalidConfig))
 	}
+	if k, ok := legacy.EncryptorEntry(mats.MaterialDescription); ok {
+		return nil, e.err(op, "", fmt.Errorf("%w: the provider's material description carries entry %q, which the encryptor writes", ErrInvalidConfig, k))
+	}
 	desc := maps.Clone(mats.MaterialDescription)
 	if desc == nil {
 		desc = make(map[string]string, 2)
@@ -206,29 +212,20 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		}
 	}
 	if mats.EncryptionKey != nil {
-		desc[matdesc.SymMode] = matdesc.SymModeCBC
+		desc[legacy.SymMode] = legacy.SymModeCBC
 	}
 	if len(encrypted) > 0 {
 		if mats.EncryptionKey == nil {
 			return nil, e.err(op, encrypted[0], fmt.Errorf("%w: attributes must be encrypted but the provider gave no encryption key", ErrInvalidConfig))
 		}
-		block, err := aes.NewCipher(mats.EncryptionKey)
-		if err != nil {
+		enc, err := legacy.NewValueEncrypter(mats.EncryptionKey, len(encrypted), e.cfg.Ordering.legacy())
+		if errors.Is(err, legacy.ErrContentKey) {
 			return nil, e.err(op, "", fmt.Errorf("%w: content key is not a valid AES key", ErrInvalidConfig))
-		}
-		ivs := make([]byte, aes.BlockSize*len(encrypted))
-		if _, err := rand.Read(ivs); err != nil {
+		} else if err != nil {
 			return nil, e.err(op, "", err)
 		}
-		var mode cipher.BlockMode
-		for i, name := range encrypted {
-			iv := ivs[i*aes.BlockSize : (i+1)*aes.BlockSize]
-			if mode == nil {
-				mode = cipher.NewCBCEncrypter(block, iv)
-			} else {
-				mode.(ivSetter).SetIV(iv)
-			}
-			ct, err := e.encryptValue(mode, iv, plain[name])
+		for _, name := range encrypted {
+			ct, err := enc.Encrypt(plain[name])
 			if err != nil {
 				return nil, e.err(op, name, fmt.Errorf("%w: %w", ErrInvalidItem, err))
 			}
@@ -236,9 +233,9 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 		}
 	}
 
-	sts, err := signing.StringToSign(e.signedTable, out, e.acts.Get, e.cfg.Ordering)
+	sts, err := legacy.StringToSign(e.signedTable, out, e.treat, e.cfg.Ordering.legacy())
 	if err != nil {
-		var ae *signing.AttributeError
+		var ae *legacy.AttributeError
 		if errors.As(err, &ae) {
 			return nil, e.err(op, ae.Attribute, fmt.Errorf("%w: %w", ErrInvalidItem, ae.Err))
 		}
@@ -246,13 +243,13 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	}
 	sig, err := mats.Signer.Sign(sts)
 	if err != nil {
-		return nil, e.err(op, actions.SignatureAttribute, fmt.Errorf("signing: %w", err))
+		return nil, e.err(op, legacy.SignatureAttribute, fmt.Errorf("signing: %w", err))
 	}
 	if alg := mats.Signer.Algorithm(); alg != "" {
-		desc[matdesc.SigningAlgorithm] = alg
+		desc[legacy.SigningAlgorithm] = alg
 	}
-	out[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
-	out[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	out[legacy.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
+	out[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(desc)}
 	if n := itemSize(out); n > MaxItemSize {
 		return nil, e.err(op, "", fmt.Errorf("%w: the encrypted item is about %d bytes, over DynamoDB's 400 KB item limit of %d bytes (the plaintext is about %d; encryption adds an IV and padding per encrypted attribute, a signature and a material description)",
 			ErrInvalidItem, n, MaxItemSize, itemSize(item)))
@@ -261,7 +258,8 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 }
 
 // canonicalKey checks a key attribute value and returns it with a numeric
-// value in canonical form.
+// value in canonical form. It is the one place that canonicalizes key values:
+// items to store, and keys shown in errors.
 func canonicalKey(v types.AttributeValue) (types.AttributeValue, error) {
 	switch kv := v.(type) {
 	case nil:
@@ -275,7 +273,7 @@ func canonicalKey(v types.AttributeValue) (types.AttributeValue, error) {
 			return nil, fmt.Errorf("%w: key value is an empty binary", ErrInvalidItem)
 		}
 	case *types.AttributeValueMemberN:
-		c, err := number.Canonical(kv.Value)
+		c, err := legacy.CanonicalNumber(kv.Value)
 		if err != nil {
 			return nil, fmt.Errorf("%w: key value is not a valid number", ErrInvalidItem)
 		}
@@ -288,63 +286,6 @@ func canonicalKey(v types.AttributeValue) (types.AttributeValue, error) {
 	return v, nil
 }
 
-// ivSetter is implemented by the standard library's CBC modes: one mode per
-// item serves every attribute.
-type ivSetter interface{ SetIV([]byte) }
-
-// encryptValue serializes v and encrypts it: IV || AES-CBC(PKCS#7). The
-// serialization is written straight into the ciphertext buffer.
-func (e *Encryptor) encryptValue(mode cipher.BlockMode, iv []byte, v types.AttributeValue) ([]byte, error) {
-	n := serializedSizeHint(v)
-	out := make([]byte, aes.BlockSize, aes.BlockSize+n+aes.BlockSize)
-	copy(out, iv)
-	out, err := signing.AppendSerialized(out, v, e.cfg.Ordering)
-	if err != nil {
-		return nil, err
-	}
-	pad := aes.BlockSize - (len(out)-aes.BlockSize)%aes.BlockSize
-	for range pad {
-		out = append(out, byte(pad))
-	}
-	mode.CryptBlocks(out[aes.BlockSize:], out[aes.BlockSize:])
-	return out, nil
-}
-
-// serializedSizeHint is the serialized size of strings, binaries and
-// numbers (6 bytes of tag and length plus the value), a guess otherwise.
-func serializedSizeHint(v types.AttributeValue) int {
-	switch x := v.(type) {
-	case *types.AttributeValueMemberS:
-		return 6 + len(x.Value)
-	case *types.AttributeValueMemberB:
-		return 6 + len(x.Value)
-	case *types.AttributeValueMemberN:
-		return 6 + len(x.Value)
-	}
-	return 64
-}
-
-// decryptCBC decrypts IV || ciphertext into scratch (at least len(ct)
-// bytes) and returns the unpadded plaintext, which aliases scratch.
-func decryptCBC(mode cipher.BlockMode, ct, scratch []byte) ([]byte, bool) {
-	if len(ct) < 2*aes.BlockSize || len(ct)%aes.BlockSize != 0 {
-		return nil, false
-	}
-	body := scratch[:len(ct)-aes.BlockSize]
-	mode.(ivSetter).SetIV(ct[:aes.BlockSize])
-	mode.CryptBlocks(body, ct[aes.BlockSize:])
-	pad := int(body[len(body)-1])
-	if pad == 0 || pad > aes.BlockSize {
-		return nil, false
-	}
-	for _, b := range body[len(body)-pad:] {
-		if int(b) != pad {
-			return nil, false
-		}
-	}
-	return body[:len(body)-pad], true
-}
-
 func (e *Encryptor) context(item map[string]types.AttributeValue, desc map[string]string) EncryptionContext {
 	return EncryptionContext{
 		TableName:           e.signedTable,
@@ -353,174 +294,4 @@ func (e *Encryptor) context(item map[string]types.AttributeValue, desc map[strin
 		Item:                item,
 		MaterialDescription: desc,
 	}
-}
-
-// DecryptItem verifies a stored item's signature and returns its plaintext:
-// encrypted attributes decrypted, the reserved attributes removed. The
-// signature is verified before anything is decrypted; on any error no part of
-// the plaintext is returned. The input is not modified.
-func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	const op = "decrypt"
-	if e.allNothing {
-		return maps.Clone(item), nil
-	}
-	sigAV, ok := item[actions.SignatureAttribute]
-	if !ok {
-		return nil, e.err(op, actions.SignatureAttribute, ErrMissingAttribute)
-	}
-	sig, ok := sigAV.(*types.AttributeValueMemberB)
-	if !ok {
-		return nil, e.err(op, actions.SignatureAttribute, fmt.Errorf("%w: signature is not binary", ErrMalformed))
-	}
-	stored := make(map[string]types.AttributeValue, len(item))
-	encrypted := make([]string, 0, len(item))
-	for name, v := range item {
-		if name == actions.SignatureAttribute || name == actions.MaterialDescriptionAttribute {
-			continue
-		}
-		stored[name] = v
-		if e.acts.Get(name) == actions.EncryptAndSign {
-			encrypted = append(encrypted, name)
-		}
-	}
-	var desc map[string]string // nil (empty) when the item has none
-	switch dv := item[actions.MaterialDescriptionAttribute].(type) {
-	case *types.AttributeValueMemberB:
-		d, err := matdesc.Parse(dv.Value)
-		if err != nil {
-			return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: %w", ErrMalformed, err))
-		}
-		desc = d
-	case nil:
-		// Java omits an empty description; without one nothing can be
-		// decrypted, so it may be missing only when nothing is encrypted.
-		if len(encrypted) > 0 {
-			return nil, e.err(op, actions.MaterialDescriptionAttribute, ErrMissingAttribute)
-		}
-	default:
-		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: material description is not binary", ErrMalformed))
-	}
-	for _, k := range e.keyNames() {
-		if _, ok := stored[k]; !ok {
-			return nil, e.err(op, k, ErrMissingAttribute)
-		}
-	}
-
-	mats, err := e.cfg.Provider.DecryptionMaterials(ctx, e.context(stored, desc))
-	if err != nil {
-		return nil, e.err(op, "", err)
-	}
-	if mats == nil || mats.Verifier == nil {
-		return nil, e.err(op, "", fmt.Errorf("%w: provider returned no verification key", ErrInvalidConfig))
-	}
-	if err := e.verify(stored, sig.Value, desc[matdesc.SigningAlgorithm], mats.Verifier); err != nil {
-		return nil, err
-	}
-	if len(encrypted) == 0 {
-		return stored, nil
-	}
-
-	if mats.DecryptionKey == nil {
-		return nil, e.err(op, encrypted[0], fmt.Errorf("%w: the provider gave no decryption key", ErrDecryption))
-	}
-	if mode, ok := desc[matdesc.SymMode]; !ok {
-		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: no symmetric mode in material description", ErrDecryption))
-	} else if mode != matdesc.SymModeCBC {
-		return nil, e.err(op, actions.MaterialDescriptionAttribute, fmt.Errorf("%w: unsupported symmetric mode", ErrDecryption))
-	}
-	block, err := aes.NewCipher(mats.DecryptionKey)
-	if err != nil {
-		return nil, e.err(op, "", fmt.Errorf("%w: content key is not a valid AES key", ErrDecryption))
-	}
-	// One plaintext buffer for the item: Deserialize copies values out.
-	total := 0
-	for _, name := range encrypted {
-		ct, ok := stored[name].(*types.AttributeValueMemberB)
-		if !ok {
-			return nil, e.err(op, name, fmt.Errorf("%w: encrypted attribute is not binary", ErrDecryption))
-		}
-		total = max(total, len(ct.Value))
-	}
-	scratch := make([]byte, max(total, 2*aes.BlockSize))
-	mode := cipher.NewCBCDecrypter(block, scratch[:aes.BlockSize])
-	for _, name := range encrypted {
-		ct := stored[name].(*types.AttributeValueMemberB)
-		pt, ok := decryptCBC(mode, ct.Value, scratch)
-		if !ok {
-			return nil, e.err(op, name, ErrDecryption)
-		}
-		av, err := signing.Deserialize(pt)
-		if err != nil {
-			return nil, e.err(op, name, fmt.Errorf("%w: %w", ErrDecryption, err))
-		}
-		stored[name] = av
-	}
-	return stored, nil
-}
-
-// verify checks the signature with the configured ordering and, if that
-// fails, with the other one (spec §8.1), and with the legacy Python rounding
-// when AllowPythonRoundedNumbers is set. Each variant is an injective encoding
-// of the stored data, except the rounding, which is opt-in. Variants that give
-// the same string to sign are verified once.
-func (e *Encryptor) verify(stored map[string]types.AttributeValue, sig []byte, alg string, v signing.Verifier) error {
-	const variants = 3 // configured ordering, the other one, legacy Python rounding
-	var tried [variants][]byte
-	var encodeErr, verifyErr error
-	for i := range variants {
-		var sts []byte
-		var err error
-		switch i {
-		case 0:
-			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.cfg.Ordering)
-		case 1:
-			sts, err = signing.StringToSign(e.signedTable, stored, e.acts.Get, e.cfg.Ordering.Other())
-		case 2:
-			if !e.cfg.AllowPythonRoundedNumbers {
-				continue
-			}
-			sts, err = signing.StringToSignLegacyPython(e.signedTable, stored, e.acts.Get)
-		}
-		if err != nil {
-			encodeErr = cmp.Or(encodeErr, err)
-			continue
-		}
-		if slices.ContainsFunc(tried[:i], func(b []byte) bool { return bytes.Equal(b, sts) }) {
-			continue
-		}
-		tried[i] = sts
-		if err := v.Verify(sts, sig, alg); err == nil {
-			return nil
-		} else {
-			verifyErr = cmp.Or(verifyErr, err)
-		}
-	}
-	if verifyErr == nil {
-		// No variant can encode a stored value: name it.
-		var ae *signing.AttributeError
-		if errors.As(encodeErr, &ae) {
-			return e.err("decrypt", ae.Attribute, fmt.Errorf("%w: %w", ErrSignature, ae.Err))
-		}
-		return e.err("decrypt", "", fmt.Errorf("%w: %w", ErrSignature, encodeErr))
-	}
-	return e.err("decrypt", actions.SignatureAttribute, fmt.Errorf("%w: %w (%s)", ErrSignature, verifyErr, e.mustMatch()))
-}
-
-// mustMatch says which configuration inputs a reader must share with the
-// writer of an item for its signature to verify; it names settings, never
-// values from the item.
-func (e *Encryptor) mustMatch() string {
-	var b strings.Builder
-	b.WriteString("the item was changed, or written with another configuration: the signed table name ")
-	b.WriteString(strconv.Quote(e.signedTable))
-	b.WriteString(", the key attributes ")
-	b.WriteString(e.keyList())
-	b.WriteString(", every attribute's actions and the signing key must equal the writer's; both orderings were tried")
-	if !e.cfg.AllowPythonRoundedNumbers {
-		b.WriteString(" (legacy Python items with numbers of more than 28 digits need AllowPythonRoundedNumbers)")
-	}
-	if !e.cfg.LegacyUnsignedKeys {
-		b.WriteString("; legacy writers whose key attributes were do_nothing need TableConfig.LegacyUnsignedKeys")
-	}
-	return b.String()
 }

@@ -19,8 +19,7 @@ import (
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
-	"github.com/ddbec/ddbec-go/internal/number"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -191,10 +190,10 @@ func TestRoundTripRandomItems(t *testing.T) {
 	r := mrand.New(mrand.NewPCG(1, 2))
 	flips := 0
 	for name, p := range providers(t) {
-		for _, o := range []signing.Ordering{signing.JavaOrdering, signing.PythonOrdering} {
+		for _, o := range []ddbenc.Ordering{ddbenc.JavaOrdering, ddbenc.PythonOrdering} {
 			for i := range 60 {
 				item := avtest.RandomItem(r, pk, sk, 8)
-				if _, err := number.PythonExact(item[sk].(*types.AttributeValueMemberN).Value); o == signing.PythonOrdering && err != nil {
+				if _, err := legacy.StringToSign("T", map[string]types.AttributeValue{sk: item[sk]}, signedPlain, legacy.PythonOrdering); o == ddbenc.PythonOrdering && err != nil {
 					item[sk] = &types.AttributeValueMemberN{Value: "28"} // key numbers are signed; see TestPythonOrderingRefusesImpreciseSignedNumbers
 				}
 				acts := randomActions(r, item)
@@ -204,7 +203,7 @@ func TestRoundTripRandomItems(t *testing.T) {
 				// Under the Python ordering, sign-only numbers with more than
 				// 28 significant digits are refused; encrypt those instead.
 				var de *ddbenc.Error
-				for o == signing.PythonOrdering && errors.Is(err, ddbenc.ErrInvalidItem) && errors.As(err, &de) && acts.Attributes[de.Attribute] == actions.SignOnly {
+				for o == ddbenc.PythonOrdering && errors.Is(err, ddbenc.ErrInvalidItem) && errors.As(err, &de) && acts.Attributes[de.Attribute] == actions.SignOnly {
 					acts.Attributes[de.Attribute] = actions.EncryptAndSign
 					e = newEncryptor(t, p, acts, func(opts *ddbenc.TableConfig) { opts.Ordering = o })
 					stored, err = e.EncryptItem(ctx, item)
@@ -234,7 +233,7 @@ func TestRoundTripRandomItems(t *testing.T) {
 				// signature are rejected as signature failures.
 				for attr := range stored {
 					act := e.Action(attr)
-					if attr == actions.MaterialDescriptionAttribute || act == actions.DoNothing && attr != actions.SignatureAttribute {
+					if attr == legacy.MaterialDescriptionAttribute || act == actions.DoNothing && attr != legacy.SignatureAttribute {
 						continue
 					}
 					bad, ok := flipBit(r, stored[attr])
@@ -283,8 +282,8 @@ func TestEncryptedValuesAreCiphertext(t *testing.T) {
 		if a["plain"].(*types.AttributeValueMemberS).Value != "visible" {
 			t.Fatalf("%s: sign-only attribute changed", name)
 		}
-		desc, err := matdesc.Parse(a[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-		if err != nil || desc[matdesc.SymMode] != matdesc.SymModeCBC {
+		desc, err := legacy.ParseDescription(a[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+		if err != nil || desc[legacy.SymMode] != legacy.SymModeCBC {
 			t.Fatalf("%s: description %v, %v", name, desc, err)
 		}
 	}
@@ -326,7 +325,7 @@ func TestDecryptErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, _ := matdesc.Parse(good[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	desc, _ := legacy.ParseDescription(good[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 	withDesc := func(f func(d map[string]string)) map[string]types.AttributeValue {
 		d := map[string]string{}
 		for k, v := range desc {
@@ -334,7 +333,7 @@ func TestDecryptErrors(t *testing.T) {
 		}
 		f(d)
 		return edit(func(m map[string]types.AttributeValue) {
-			m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
+			m[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(d)}
 		})
 	}
 	cases := []struct {
@@ -344,37 +343,37 @@ func TestDecryptErrors(t *testing.T) {
 		want error
 		attr string
 	}{
-		{"no signature", e, edit(func(m map[string]types.AttributeValue) { delete(m, actions.SignatureAttribute) }), ddbenc.ErrMissingAttribute, actions.SignatureAttribute},
-		{"no description", e, edit(func(m map[string]types.AttributeValue) { delete(m, actions.MaterialDescriptionAttribute) }), ddbenc.ErrMissingAttribute, actions.MaterialDescriptionAttribute},
+		{"no signature", e, edit(func(m map[string]types.AttributeValue) { delete(m, legacy.SignatureAttribute) }), ddbenc.ErrMissingAttribute, legacy.SignatureAttribute},
+		{"no description", e, edit(func(m map[string]types.AttributeValue) { delete(m, legacy.MaterialDescriptionAttribute) }), ddbenc.ErrMissingAttribute, legacy.MaterialDescriptionAttribute},
 		{"no partition key", e, edit(func(m map[string]types.AttributeValue) { delete(m, pk) }), ddbenc.ErrMissingAttribute, pk},
 		{"no sort key", e, edit(func(m map[string]types.AttributeValue) { delete(m, sk) }), ddbenc.ErrMissingAttribute, sk},
 		{"signature not binary", e, edit(func(m map[string]types.AttributeValue) {
-			m[actions.SignatureAttribute] = &types.AttributeValueMemberS{Value: "x"}
-		}), ddbenc.ErrMalformed, actions.SignatureAttribute},
+			m[legacy.SignatureAttribute] = &types.AttributeValueMemberS{Value: "x"}
+		}), ddbenc.ErrMalformed, legacy.SignatureAttribute},
 		{"description version", e, edit(func(m map[string]types.AttributeValue) {
-			m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: []byte{0, 0, 0, 1}}
-		}), ddbenc.ErrMalformed, actions.MaterialDescriptionAttribute},
-		{"signed attribute removed", e, edit(func(m map[string]types.AttributeValue) { delete(m, "signed") }), ddbenc.ErrSignature, actions.SignatureAttribute},
-		{"encrypted attribute removed", e, edit(func(m map[string]types.AttributeValue) { delete(m, "secret") }), ddbenc.ErrSignature, actions.SignatureAttribute},
-		{"signed attribute added", e, edit(func(m map[string]types.AttributeValue) { m["new"] = &types.AttributeValueMemberS{Value: "v"} }), ddbenc.ErrSignature, actions.SignatureAttribute},
-		{"key changed", e, edit(func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberN{Value: "8"} }), ddbenc.ErrSignature, actions.SignatureAttribute},
+			m[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: []byte{0, 0, 0, 1}}
+		}), ddbenc.ErrMalformed, legacy.MaterialDescriptionAttribute},
+		{"signed attribute removed", e, edit(func(m map[string]types.AttributeValue) { delete(m, "signed") }), ddbenc.ErrSignature, legacy.SignatureAttribute},
+		{"encrypted attribute removed", e, edit(func(m map[string]types.AttributeValue) { delete(m, "secret") }), ddbenc.ErrSignature, legacy.SignatureAttribute},
+		{"signed attribute added", e, edit(func(m map[string]types.AttributeValue) { m["new"] = &types.AttributeValueMemberS{Value: "v"} }), ddbenc.ErrSignature, legacy.SignatureAttribute},
+		{"key changed", e, edit(func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberN{Value: "8"} }), ddbenc.ErrSignature, legacy.SignatureAttribute},
 		{"encrypted values swapped", e, edit(func(m map[string]types.AttributeValue) {
 			m["secret"], m["signed"] = m["signed"], m["secret"]
-		}), ddbenc.ErrSignature, actions.SignatureAttribute},
-		{"other table", otherTable, good, ddbenc.ErrSignature, actions.SignatureAttribute},
+		}), ddbenc.ErrSignature, legacy.SignatureAttribute},
+		{"other table", otherTable, good, ddbenc.ErrSignature, legacy.SignatureAttribute},
 		{"wrapped key edited", e, withDesc(func(d map[string]string) {
-			b, _ := base64.StdEncoding.DecodeString(d[matdesc.EnvelopeKey])
+			b, _ := base64.StdEncoding.DecodeString(d[legacy.EnvelopeKey])
 			b[3] ^= 1
-			d[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
+			d[legacy.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
 		}), ddbenc.ErrDecryption, ""},
-		{"wrap algorithm edited", e, withDesc(func(d map[string]string) { d[matdesc.WrapAlgorithm] = provider.RSAOAEP256 }), ddbenc.ErrWrongKey, ""},
-		{"unknown wrap algorithm", e, withDesc(func(d map[string]string) { d[matdesc.WrapAlgorithm] = "ROT13" }), ddbenc.ErrMalformed, ""},
-		{"sym mode removed", e, withDesc(func(d map[string]string) { delete(d, matdesc.SymMode) }), ddbenc.ErrDecryption, actions.MaterialDescriptionAttribute},
-		{"sym mode edited", e, withDesc(func(d map[string]string) { d[matdesc.SymMode] = "/GCM/NoPadding" }), ddbenc.ErrDecryption, actions.MaterialDescriptionAttribute},
-		{"content key algorithm edited", e, withDesc(func(d map[string]string) { d[matdesc.ContentKeyAlg] = "DESede" }), ddbenc.ErrMalformed, ""},
+		{"wrap algorithm edited", e, withDesc(func(d map[string]string) { d[legacy.WrapAlgorithm] = provider.RSAOAEP256 }), ddbenc.ErrWrongKey, ""},
+		{"unknown wrap algorithm", e, withDesc(func(d map[string]string) { d[legacy.WrapAlgorithm] = "ROT13" }), ddbenc.ErrMalformed, ""},
+		{"sym mode removed", e, withDesc(func(d map[string]string) { delete(d, legacy.SymMode) }), ddbenc.ErrDecryption, legacy.MaterialDescriptionAttribute},
+		{"sym mode edited", e, withDesc(func(d map[string]string) { d[legacy.SymMode] = "/GCM/NoPadding" }), ddbenc.ErrDecryption, legacy.MaterialDescriptionAttribute},
+		{"content key algorithm edited", e, withDesc(func(d map[string]string) { d[legacy.ContentKeyAlg] = "DESede" }), ddbenc.ErrMalformed, ""},
 		{"static reads wrapped", newEncryptor(t, ps["static-hmac"], testActions), good, ddbenc.ErrWrongKey, ""},
 		{"rsa reads aes-wrapped", newEncryptor(t, ps["wrapped-rsa"], testActions), good, ddbenc.ErrWrongKey, ""},
-		{"other actions", newEncryptor(t, ps["wrapped-aes"], actions.Map{Default: actions.EncryptAndSign}), good, ddbenc.ErrSignature, actions.SignatureAttribute},
+		{"other actions", newEncryptor(t, ps["wrapped-aes"], actions.Map{Default: actions.EncryptAndSign}), good, ddbenc.ErrSignature, legacy.SignatureAttribute},
 	}
 	for _, c := range cases {
 		got, err := c.enc.DecryptItem(ctx, c.item)
@@ -449,8 +448,8 @@ func TestEncryptErrors(t *testing.T) {
 		want error
 		attr string
 	}{
-		{"reserved signature", with(actions.SignatureAttribute, &types.AttributeValueMemberB{Value: []byte{1}}), ddbenc.ErrInvalidItem, actions.SignatureAttribute},
-		{"reserved description", with(actions.MaterialDescriptionAttribute, &types.AttributeValueMemberB{Value: []byte{1}}), ddbenc.ErrInvalidItem, actions.MaterialDescriptionAttribute},
+		{"reserved signature", with(legacy.SignatureAttribute, &types.AttributeValueMemberB{Value: []byte{1}}), ddbenc.ErrInvalidItem, legacy.SignatureAttribute},
+		{"reserved description", with(legacy.MaterialDescriptionAttribute, &types.AttributeValueMemberB{Value: []byte{1}}), ddbenc.ErrInvalidItem, legacy.MaterialDescriptionAttribute},
 		{"missing partition key", with(pk, nil), ddbenc.ErrMissingAttribute, pk},
 		{"missing sort key", with(sk, nil), ddbenc.ErrMissingAttribute, sk},
 		{"key of type BOOL", with(pk, &types.AttributeValueMemberBOOL{Value: true}), ddbenc.ErrInvalidItem, pk},
@@ -478,7 +477,7 @@ func TestEncryptErrors(t *testing.T) {
 func TestPythonOrderingRefusesImpreciseSignedNumbers(t *testing.T) {
 	ctx := context.Background()
 	p := providers(t)["static-hmac"]
-	py := newEncryptor(t, p, testActions, func(o *ddbenc.TableConfig) { o.Ordering = signing.PythonOrdering })
+	py := newEncryptor(t, p, testActions, func(o *ddbenc.TableConfig) { o.Ordering = ddbenc.PythonOrdering })
 	java := newEncryptor(t, p, testActions)
 	for _, n := range []string{"1234567890123456789012345678901", "-0"} {
 		for _, v := range []types.AttributeValue{
@@ -517,14 +516,14 @@ func TestPythonRoundedNumbersOnlyWhenAllowed(t *testing.T) {
 	e := newEncryptor(t, p, testActions)
 	stored := storedItem(t, e)
 	stored["signed"] = &types.AttributeValueMemberN{Value: "1234567890123456789012345678901"}
-	sts, err := signing.StringToSignLegacyPython("T", stored, e.Action)
+	sts, err := legacy.StringToSignLegacyPython("T", stored, treatOf(e))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig, _ := mustHMAC(t, macKey).Sign(sts)
-	stored[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
+	stored[legacy.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
 
-	for _, o := range []signing.Ordering{signing.JavaOrdering, signing.PythonOrdering} {
+	for _, o := range []ddbenc.Ordering{ddbenc.JavaOrdering, ddbenc.PythonOrdering} {
 		strict := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = o })
 		if _, err := strict.DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrSignature) {
 			t.Errorf("%s: rounded item without the option: %v, want ErrSignature", o, err)
@@ -540,7 +539,7 @@ func TestPythonRoundedNumbersOnlyWhenAllowed(t *testing.T) {
 	}
 
 	// Our own Python-ordering items cannot be extended past the 28th digit.
-	py := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = signing.PythonOrdering })
+	py := newEncryptor(t, p, testActions, func(opts *ddbenc.TableConfig) { opts.Ordering = ddbenc.PythonOrdering })
 	item := map[string]types.AttributeValue{pk: &types.AttributeValueMemberS{Value: "k"}, sk: &types.AttributeValueMemberN{Value: "1"},
 		"signed": &types.AttributeValueMemberN{Value: "1234567890123456789012345678"}}
 	out, err := py.EncryptItem(ctx, item)
@@ -606,7 +605,7 @@ func TestSignOnlyProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Java omits an empty description for such items; we must read them.
-	delete(out, actions.MaterialDescriptionAttribute)
+	delete(out, legacy.MaterialDescriptionAttribute)
 	if _, err := e.DecryptItem(ctx, out); err != nil {
 		t.Errorf("DecryptItem without description: %v", err)
 	}
@@ -623,12 +622,12 @@ func TestNewEncryptorErrors(t *testing.T) {
 		"no table":             {PartitionKey: pk, Actions: enc, Provider: p},
 		"no partition key":     {TableName: "T", Actions: enc, Provider: p},
 		"same keys":            {TableName: "T", PartitionKey: pk, SortKey: pk, Actions: enc, Provider: p},
-		"reserved key name":    {TableName: "T", PartitionKey: actions.SignatureAttribute, Actions: enc, Provider: p},
+		"reserved key name":    {TableName: "T", PartitionKey: legacy.SignatureAttribute, Actions: enc, Provider: p},
 		"no provider":          {TableName: "T", PartitionKey: pk, Actions: enc},
 		"zero actions":         {TableName: "T", PartitionKey: pk, Provider: p},
 		"encrypted key":        {TableName: "T", PartitionKey: pk, Actions: actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{pk: actions.EncryptAndSign}}, Provider: p},
 		"signed replication":   {TableName: "T", PartitionKey: pk, Actions: actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{"aws:rep:updatetime": actions.SignOnly}}, Provider: p},
-		"configured reserved":  {TableName: "T", PartitionKey: pk, Actions: actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{actions.MaterialDescriptionAttribute: actions.DoNothing}}, Provider: p},
+		"configured reserved":  {TableName: "T", PartitionKey: pk, Actions: actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{legacy.MaterialDescriptionAttribute: actions.DoNothing}}, Provider: p},
 		"encrypted sort key":   {TableName: "T", PartitionKey: pk, SortKey: sk, Actions: actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{sk: actions.EncryptAndSign}}, Provider: p},
 		"replication key name": {TableName: "T", PartitionKey: "aws:rep:deleting", Actions: enc, Provider: p},
 	}
@@ -665,7 +664,7 @@ func (p oldJavaProvider) EncryptionMaterials(context.Context, ddbenc.EncryptionC
 	}
 	mime.WriteString(b64)
 	return &ddbenc.EncryptionMaterials{EncryptionKey: ck, Signer: p.signer, MaterialDescription: map[string]string{
-		matdesc.EnvelopeKey: mime.String(), matdesc.ContentKeyAlg: "AES",
+		legacy.EnvelopeKey: mime.String(), legacy.ContentKeyAlg: "AES",
 	}}, nil
 }
 
@@ -694,9 +693,9 @@ func TestReadsOldJavaRSAItems(t *testing.T) {
 		t.Fatalf("wrong plaintext")
 	}
 	// Naming PKCS#1 v1.5 explicitly is not accepted.
-	desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-	desc[matdesc.WrapAlgorithm] = "RSA/ECB/PKCS1Padding"
-	stored[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	desc, _ := legacy.ParseDescription(stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	desc[legacy.WrapAlgorithm] = "RSA/ECB/PKCS1Padding"
+	stored[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(desc)}
 	if _, err := reader.DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrMalformed) {
 		t.Errorf("explicit PKCS#1 v1.5: %v, want ErrMalformed", err)
 	}
@@ -714,10 +713,10 @@ func TestRSAOAEPParameters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.MaterialDescription[matdesc.WrapAlgorithm] != provider.RSAOAEP256 || m.MaterialDescription[matdesc.ContentKeyAlg] != "AES" {
+	if m.MaterialDescription[legacy.WrapAlgorithm] != provider.RSAOAEP256 || m.MaterialDescription[legacy.ContentKeyAlg] != "AES" {
 		t.Fatalf("description = %v", m.MaterialDescription)
 	}
-	wrapped, _ := base64.StdEncoding.DecodeString(m.MaterialDescription[matdesc.EnvelopeKey])
+	wrapped, _ := base64.StdEncoding.DecodeString(m.MaterialDescription[legacy.EnvelopeKey])
 	ck, err := wrapKey.Decrypt(nil, wrapped, &rsa.OAEPOptions{Hash: crypto.SHA256, MGFHash: crypto.SHA1})
 	if err != nil || !bytes.Equal(ck, m.EncryptionKey) {
 		t.Fatalf("OAEP SHA-256/MGF1-SHA1 decryption: %v", err)
@@ -733,7 +732,7 @@ func TestWrappedContentKeySize(t *testing.T) {
 	for desc, want := range map[string]int{"": 32, "AES/128": 16, "AES/192": 24, "AES/256": 32} {
 		p, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) {
 			if desc != "" {
-				o.MaterialDescription = map[string]string{matdesc.ContentKeyAlg: desc}
+				o.MaterialDescription = map[string]string{legacy.ContentKeyAlg: desc}
 			}
 		})
 		if err != nil {
@@ -751,7 +750,7 @@ func TestWrappedContentKeySize(t *testing.T) {
 	}
 	for _, bad := range []string{"AES/100", "DES/56", "AES/x"} {
 		_, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) {
-			o.MaterialDescription = map[string]string{matdesc.ContentKeyAlg: bad}
+			o.MaterialDescription = map[string]string{legacy.ContentKeyAlg: bad}
 		})
 		if !errors.Is(err, ddbenc.ErrInvalidConfig) {
 			t.Errorf("%q: NewWrapped = %v, want ErrInvalidConfig", bad, err)
@@ -829,13 +828,30 @@ func TestShortEncryptedValueIsAnError(t *testing.T) {
 	e := newEncryptor(t, p, testActions)
 	stored := storedItem(t, e)
 	stored["secret"] = &types.AttributeValueMemberB{Value: []byte{1, 2, 3}}
-	sts, err := signing.StringToSign("T", stored, e.Action, signing.JavaOrdering)
+	sts, err := legacy.StringToSign("T", stored, treatOf(e), legacy.JavaOrdering)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sig, _ := mustHMAC(t, macKey).Sign(sts)
-	stored[actions.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
+	stored[legacy.SignatureAttribute] = &types.AttributeValueMemberB{Value: sig}
 	if got, err := e.DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrDecryption) || got != nil {
 		t.Fatalf("short ciphertext: %v, %v", got != nil, err)
+	}
+}
+
+// signedPlain signs every attribute as plaintext.
+func signedPlain(string) legacy.Treatment { return legacy.SignedPlaintext }
+
+// treatOf maps an Encryptor's actions onto the string to sign, as the
+// Encryptor does.
+func treatOf(e *ddbenc.Encryptor) func(string) legacy.Treatment {
+	return func(name string) legacy.Treatment {
+		switch e.Action(name) {
+		case actions.EncryptAndSign:
+			return legacy.SignedEncrypted
+		case actions.SignOnly:
+			return legacy.SignedPlaintext
+		}
+		return legacy.Unsigned
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // Index is a secondary index of a table: a global (GSI) or local (LSI)
@@ -52,9 +53,7 @@ func indexesFromDescription(td *types.TableDescription) []Index {
 }
 
 // isReserved reports whether name is written by the item encryptor.
-func isReserved(name string) bool {
-	return name == actions.SignatureAttribute || name == actions.MaterialDescriptionAttribute
-}
+func isReserved(name string) bool { return legacy.IsReserved(name) }
 
 // EffectiveActions returns the actions an Encryptor for cfg uses: cfg.Actions
 // after the key rules below, or an *Error wrapping ErrInvalidConfig when a

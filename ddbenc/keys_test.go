@@ -16,7 +16,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -59,7 +59,7 @@ func (s *memStore) GetOrCreate(_ context.Context, _ string, v int64) (ddbenc.Mat
 		return nil, err
 	}
 	p, err := provider.NewWrapped(kek, mac, nil, func(o *provider.WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.MetaID: fmt.Sprintf("material#%d", v)}
+		o.MaterialDescription = map[string]string{legacy.MetaID: fmt.Sprintf("material#%d", v)}
 	})
 	if err != nil {
 		return nil, err
@@ -235,7 +235,7 @@ func TestKeyAndIndexRules(t *testing.T) {
 			want: map[string]actions.Action{"email": actions.SignOnly, "created": actions.SignOnly}},
 		{name: "index without a name", acts: acts(actions.SignOnly), indexes: []ddbenc.Index{{PartitionKey: "email"}}, attr: ""},
 		{name: "index twice", acts: acts(actions.SignOnly), indexes: []ddbenc.Index{gsi, gsi}, attr: ""},
-		{name: "index key with a reserved name", acts: acts(actions.SignOnly), indexes: []ddbenc.Index{{Name: "i", PartitionKey: actions.SignatureAttribute}}, attr: actions.SignatureAttribute},
+		{name: "index key with a reserved name", acts: acts(actions.SignOnly), indexes: []ddbenc.Index{{Name: "i", PartitionKey: legacy.SignatureAttribute}}, attr: legacy.SignatureAttribute},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbec/ddbec-go/internal/number"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // MaxItemSize is DynamoDB's item size limit, 400 KB.
@@ -22,7 +22,7 @@ func checkValue(v types.AttributeValue, depth int) error {
 		return checkSet(len(x.Value), func(i int) string { return string(x.Value[i]) })
 	case *types.AttributeValueMemberNS:
 		return checkSet(len(x.Value), func(i int) string {
-			if c, err := number.Canonical(x.Value[i]); err == nil {
+			if c, err := legacy.CanonicalNumber(x.Value[i]); err == nil {
 				return c
 			}
 			return x.Value[i]
@@ -125,7 +125,7 @@ func valueSize(v types.AttributeValue) int {
 // numberSize is DynamoDB's estimate for a number: about one byte per two
 // significant digits, plus one.
 func numberSize(s string) int {
-	c, err := number.Canonical(s)
+	c, err := legacy.CanonicalNumber(s)
 	if err != nil {
 		return len(s)
 	}

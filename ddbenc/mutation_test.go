@@ -16,7 +16,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 )
 
@@ -194,7 +194,7 @@ func TestMutationMatrix(t *testing.T) {
 				if _, err := enc.DecryptItem(ctx, stored); err != nil {
 					t.Fatalf("%s: unmutated item: %v", pname, err)
 				}
-				desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+				desc, _ := legacy.ParseDescription(stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 
 				var ms []mutation
 				with := func(name string, f func(m map[string]types.AttributeValue), want ...error) {
@@ -214,7 +214,7 @@ func TestMutationMatrix(t *testing.T) {
 							d[k] = v
 						}
 						f(d)
-						m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
+						m[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(d)}
 					}
 				}
 				// A new attribute gets the default action: signed unless the
@@ -239,8 +239,8 @@ func TestMutationMatrix(t *testing.T) {
 				for _, name := range names {
 					act := enc.Action(name)
 					switch {
-					case name == actions.MaterialDescriptionAttribute:
-					case name == actions.SignatureAttribute || act == actions.EncryptAndSign:
+					case name == legacy.MaterialDescriptionAttribute:
+					case name == legacy.SignatureAttribute || act == actions.EncryptAndSign:
 						// Every byte of every ciphertext and of the signature.
 						b := stored[name].(*types.AttributeValueMemberB).Value
 						for i := range b {
@@ -299,51 +299,51 @@ func TestMutationMatrix(t *testing.T) {
 					with("sort key retyped", func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberS{Value: "42"} }, bound)
 				}
 				// Reserved attributes.
-				with("drop signature", func(m map[string]types.AttributeValue) { delete(m, actions.SignatureAttribute) }, ddbenc.ErrMissingAttribute)
-				with("drop description", func(m map[string]types.AttributeValue) { delete(m, actions.MaterialDescriptionAttribute) }, ddbenc.ErrMissingAttribute)
-				added("duplicate signature as a new attribute", func(m map[string]types.AttributeValue) { m["sig_copy"] = m[actions.SignatureAttribute] })
-				added("duplicate description as a new attribute", func(m map[string]types.AttributeValue) { m["desc_copy"] = m[actions.MaterialDescriptionAttribute] })
+				with("drop signature", func(m map[string]types.AttributeValue) { delete(m, legacy.SignatureAttribute) }, ddbenc.ErrMissingAttribute)
+				with("drop description", func(m map[string]types.AttributeValue) { delete(m, legacy.MaterialDescriptionAttribute) }, ddbenc.ErrMissingAttribute)
+				added("duplicate signature as a new attribute", func(m map[string]types.AttributeValue) { m["sig_copy"] = m[legacy.SignatureAttribute] })
+				added("duplicate description as a new attribute", func(m map[string]types.AttributeValue) { m["desc_copy"] = m[legacy.MaterialDescriptionAttribute] })
 				with("signature from another item", func(m map[string]types.AttributeValue) {
-					m[actions.SignatureAttribute] = other[actions.SignatureAttribute]
+					m[legacy.SignatureAttribute] = other[legacy.SignatureAttribute]
 				}, ddbenc.ErrSignature)
 				with("description in place of the signature", func(m map[string]types.AttributeValue) {
-					m[actions.SignatureAttribute] = m[actions.MaterialDescriptionAttribute]
+					m[legacy.SignatureAttribute] = m[legacy.MaterialDescriptionAttribute]
 				}, ddbenc.ErrSignature)
 				with("signature in place of the description", func(m map[string]types.AttributeValue) {
-					m[actions.MaterialDescriptionAttribute] = m[actions.SignatureAttribute]
+					m[legacy.MaterialDescriptionAttribute] = m[legacy.SignatureAttribute]
 				}, ddbenc.ErrMalformed)
 				with("description truncated", func(m map[string]types.AttributeValue) {
-					b := m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value
-					m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b[:len(b)-3]}
+					b := m[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value
+					m[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b[:len(b)-3]}
 				}, ddbenc.ErrMalformed)
 				with("description version", func(m map[string]types.AttributeValue) {
-					b := bytes.Clone(m[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					b := bytes.Clone(m[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 					b[3] = 1
-					m[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b}
+					m[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: b}
 				}, ddbenc.ErrMalformed)
-				withDesc("symmetric mode edited", func(d map[string]string) { d[matdesc.SymMode] = "/ECB/NoPadding" }, ddbenc.ErrDecryption)
-				withDesc("symmetric mode removed", func(d map[string]string) { delete(d, matdesc.SymMode) }, ddbenc.ErrDecryption)
+				withDesc("symmetric mode edited", func(d map[string]string) { d[legacy.SymMode] = "/ECB/NoPadding" }, ddbenc.ErrDecryption)
+				withDesc("symmetric mode removed", func(d map[string]string) { delete(d, legacy.SymMode) }, ddbenc.ErrDecryption)
 				acceptDesc("signing algorithm edited", "HMAC verifiers use their own algorithm; the entry only selects the hash for RSA keys",
-					func(d map[string]string) { d[matdesc.SigningAlgorithm] = "HmacSHA512" })
+					func(d map[string]string) { d[legacy.SigningAlgorithm] = "HmacSHA512" })
 				acceptDesc("unknown description entry added", "readers ignore unknown entries (legacy compatibility)",
 					func(d map[string]string) { d["x-extra"] = "1" })
 				if pname == "static" {
-					withDesc("wrapped key added", func(d map[string]string) { d[matdesc.EnvelopeKey] = "AAAA" }, ddbenc.ErrWrongKey)
+					withDesc("wrapped key added", func(d map[string]string) { d[legacy.EnvelopeKey] = "AAAA" }, ddbenc.ErrWrongKey)
 				} else {
-					withDesc("content key algorithm edited", func(d map[string]string) { d[matdesc.ContentKeyAlg] = "AES/128" }, ddbenc.ErrDecryption)
-					withDesc("MAC algorithm edited", func(d map[string]string) { d[matdesc.MACAlgorithm] = "HmacSHA256/128" }, ddbenc.ErrDecryption)
-					withDesc("wrapping algorithm edited", func(d map[string]string) { d[matdesc.WrapAlgorithm] = "AESWrap" }, ddbenc.ErrWrongKey, ddbenc.ErrMalformed)
+					withDesc("content key algorithm edited", func(d map[string]string) { d[legacy.ContentKeyAlg] = "AES/128" }, ddbenc.ErrDecryption)
+					withDesc("MAC algorithm edited", func(d map[string]string) { d[legacy.MACAlgorithm] = "HmacSHA256/128" }, ddbenc.ErrDecryption)
+					withDesc("wrapping algorithm edited", func(d map[string]string) { d[legacy.WrapAlgorithm] = "AESWrap" }, ddbenc.ErrWrongKey, ddbenc.ErrMalformed)
 					withDesc("wrapped key flipped", func(d map[string]string) {
-						b, _ := base64.StdEncoding.DecodeString(d[matdesc.EnvelopeKey])
+						b, _ := base64.StdEncoding.DecodeString(d[legacy.EnvelopeKey])
 						b[len(b)/2] ^= 1
-						d[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
+						d[legacy.EnvelopeKey] = base64.StdEncoding.EncodeToString(b)
 					}, ddbenc.ErrDecryption)
-					otherDesc, _ := matdesc.Parse(other[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-					againDesc, _ := matdesc.Parse(again[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-					withDesc("wrapped key of another item", func(d map[string]string) { d[matdesc.EnvelopeKey] = otherDesc[matdesc.EnvelopeKey] }, ddbenc.ErrDecryption)
-					withDesc("wrapped key of another version of the same item", func(d map[string]string) { d[matdesc.EnvelopeKey] = againDesc[matdesc.EnvelopeKey] }, ddbenc.ErrSignature)
+					otherDesc, _ := legacy.ParseDescription(other[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					againDesc, _ := legacy.ParseDescription(again[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+					withDesc("wrapped key of another item", func(d map[string]string) { d[legacy.EnvelopeKey] = otherDesc[legacy.EnvelopeKey] }, ddbenc.ErrDecryption)
+					withDesc("wrapped key of another version of the same item", func(d map[string]string) { d[legacy.EnvelopeKey] = againDesc[legacy.EnvelopeKey] }, ddbenc.ErrSignature)
 					acceptDesc("KMS context marker edited", "aws-kms-ec-attr is documentation; neither legacy client reads it",
-						func(d map[string]string) { d[matdesc.KMSContextAttr] = "*nothing*" })
+						func(d map[string]string) { d[legacy.KMSContextAttr] = "*nothing*" })
 				}
 				// Added attributes.
 				added("new attribute", func(m map[string]types.AttributeValue) { m["added"] = &types.AttributeValueMemberS{Value: "x"} })

@@ -19,10 +19,9 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
-	"github.com/ddbec/ddbec-go/signing"
 )
 
 // versionAttribute is incremented by the Java mapper on save; the vectors'
@@ -302,7 +301,7 @@ func checkMetaStoreKMSStructure(t *testing.T, table string, items []testvectors.
 	}
 	for _, it := range items {
 		desc := descOf(t, it)
-		if desc[matdesc.WrapAlgorithm] != "kms" || desc[matdesc.KMSContextAttr] != "*keys*" {
+		if desc[legacy.WrapAlgorithm] != "kms" || desc[legacy.KMSContextAttr] != "*keys*" {
 			t.Errorf("metastore item description %v", desc)
 		}
 		for _, name := range []string{"t", "enc", "encAlg", "int", "intAlg"} {
@@ -326,11 +325,11 @@ func checkMostRecentDataStructure(t *testing.T, cfg ddbenc.TableConfig, stored, 
 		return
 	}
 	desc := descOf(t, stored)
-	key, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey])
-	if err != nil || len(key) != 40 || desc[matdesc.WrapAlgorithm] != "AESWrap" {
-		t.Errorf("wrapped key %d bytes, wrap-alg %q; want 40 and AESWrap", len(key), desc[matdesc.WrapAlgorithm])
+	key, err := base64.StdEncoding.DecodeString(desc[legacy.EnvelopeKey])
+	if err != nil || len(key) != 40 || desc[legacy.WrapAlgorithm] != "AESWrap" {
+		t.Errorf("wrapped key %d bytes, wrap-alg %q; want 40 and AESWrap", len(key), desc[legacy.WrapAlgorithm])
 	}
-	if id := desc[matdesc.MetaID]; !strings.HasPrefix(id, material+"#") {
+	if id := desc[legacy.MetaID]; !strings.HasPrefix(id, material+"#") {
 		t.Errorf("meta id %q, want %s#N", id, material)
 	}
 }
@@ -355,11 +354,11 @@ func checkDoNothingItem(t *testing.T, cfg ddbenc.TableConfig, stored, want map[s
 
 func descOf(t *testing.T, item map[string]types.AttributeValue) map[string]string {
 	t.Helper()
-	b, ok := item[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
+	b, ok := item[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
 	if !ok {
 		t.Fatal("no material description")
 	}
-	d, err := matdesc.Parse(b.Value)
+	d, err := legacy.ParseDescription(b.Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -456,7 +455,7 @@ func checkDecrypt(t *testing.T, cfg ddbenc.TableConfig, read, write ddbenc.Mater
 	}
 	// Our own writer round-trips the same plaintext under the same actions.
 	cfg.Provider = write
-	for _, o := range []signing.Ordering{signing.JavaOrdering, signing.PythonOrdering} {
+	for _, o := range []ddbenc.Ordering{ddbenc.JavaOrdering, ddbenc.PythonOrdering} {
 		cfg.Ordering = o
 		w, err := ddbenc.NewEncryptor(cfg)
 		if err != nil {
@@ -484,38 +483,38 @@ func checkKMSStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[st
 	if done {
 		return
 	}
-	descAV, ok1 := stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
-	sigAV, ok2 := stored[actions.SignatureAttribute].(*types.AttributeValueMemberB)
+	descAV, ok1 := stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
+	sigAV, ok2 := stored[legacy.SignatureAttribute].(*types.AttributeValueMemberB)
 	if !ok1 || !ok2 {
 		t.Fatal("reserved attributes missing or not binary")
 	}
-	desc, err := matdesc.Parse(descAV.Value)
+	desc, err := legacy.ParseDescription(descAV.Value)
 	if err != nil {
 		t.Fatalf("material description: %v", err)
 	}
 	for k, v := range map[string]string{
-		matdesc.WrapAlgorithm:  "kms",
-		matdesc.KMSContextAttr: "*keys*",
-		matdesc.SymMode:        matdesc.SymModeCBC,
+		legacy.WrapAlgorithm:  "kms",
+		legacy.KMSContextAttr: "*keys*",
+		legacy.SymMode:        legacy.SymModeCBC,
 	} {
 		if desc[k] != v {
 			t.Errorf("description %s = %q, want %q", k, desc[k], v)
 		}
 	}
-	for _, k := range []string{matdesc.ContentKeyAlg, matdesc.MACAlgorithm} {
+	for _, k := range []string{legacy.ContentKeyAlg, legacy.MACAlgorithm} {
 		alg, bits, ok := strings.Cut(desc[k], "/")
 		if !ok || alg == "" || bits == "" {
 			t.Errorf("description %s = %q, want ALG/BITS", k, desc[k])
 		}
 	}
-	if blob, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey]); err != nil || len(blob) == 0 {
-		t.Errorf("description %s is not non-empty base64: %v", matdesc.EnvelopeKey, err)
+	if blob, err := base64.StdEncoding.DecodeString(desc[legacy.EnvelopeKey]); err != nil || len(blob) == 0 {
+		t.Errorf("description %s is not non-empty base64: %v", legacy.EnvelopeKey, err)
 	}
 	if len(sigAV.Value) != 32 {
 		t.Errorf("signature is %d bytes, want 32 (HmacSHA256)", len(sigAV.Value))
 	}
 	for name := range stored {
-		if name == actions.MaterialDescriptionAttribute || name == actions.SignatureAttribute {
+		if name == legacy.MaterialDescriptionAttribute || name == legacy.SignatureAttribute {
 			continue
 		}
 		if _, ok := want[name]; !ok {

@@ -23,6 +23,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
@@ -171,7 +172,7 @@ func TestPutGetAndPlainView(t *testing.T) {
 	for name, v := range raw.Item {
 		_, isB := v.(*types.AttributeValueMemberB)
 		switch name {
-		case "secret", "tags", actions.SignatureAttribute, actions.MaterialDescriptionAttribute:
+		case "secret", "tags", legacy.SignatureAttribute, legacy.MaterialDescriptionAttribute:
 			if !isB {
 				t.Errorf("stored %s is %T, want B", name, v)
 			}
@@ -720,7 +721,7 @@ func TestUnprocessedBatchesComeBackAsTheCallersRequests(t *testing.T) {
 		}
 		for _, wr := range out.UnprocessedItems[table] {
 			s, ok := wr.PutRequest.Item["secret"].(*types.AttributeValueMemberS)
-			if !ok || !strings.HasPrefix(s.Value, "plain-") || wr.PutRequest.Item[actions.SignatureAttribute] != nil {
+			if !ok || !strings.HasPrefix(s.Value, "plain-") || wr.PutRequest.Item[legacy.SignatureAttribute] != nil {
 				t.Fatalf("unprocessed item is not the caller's plaintext: %v", avtest.NormalizeItem(wr.PutRequest.Item))
 			}
 		}

@@ -15,13 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/localenv"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
 )
@@ -189,9 +188,9 @@ func TestMostRecentKMSCalls(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw, _ := env.DynamoDB(localenv.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("rot", 1)})
-	desc, _ := matdesc.Parse(raw.Item[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-	if desc[matdesc.MetaID] != "orders#1" {
-		t.Errorf("after rotation the meta id is %q", desc[matdesc.MetaID])
+	desc, _ := legacy.ParseDescription(raw.Item[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if desc[legacy.MetaID] != "orders#1" {
+		t.Errorf("after rotation the meta id is %q", desc[legacy.MetaID])
 	}
 	for _, k := range []map[string]types.AttributeValue{keyOf("rot", 1), keyOf("mr", 3)} {
 		if _, err := reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: k}); err != nil {

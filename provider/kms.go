@@ -18,7 +18,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
@@ -191,41 +191,22 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 	}
 	var err error
 	p.contentAlg = cmp.Or(opts.ContentKeyAlgorithm, DefaultKMSContentKeyAlgorithm)
-	if p.contentBits, err = contentKeyBits(p.contentAlg); err != nil {
+	if p.contentBits, err = legacy.ContentKeyBits(p.contentAlg); err != nil {
 		return nil, bad("%v", err)
 	}
 	p.macAlg = cmp.Or(opts.SigningAlgorithm, DefaultKMSSigningAlgorithm)
-	if p.macName, p.macBits, err = macKeySpec(p.macAlg); err != nil {
+	if p.macName, p.macBits, err = legacy.MACKeySpec(p.macAlg); err != nil {
 		return nil, bad("%v", err)
 	}
-	for _, k := range []string{matdesc.EnvelopeKey, matdesc.SymMode, matdesc.SigningAlgorithm, matdesc.WrapAlgorithm} {
+	if k, ok := legacy.EncryptorEntry(opts.MaterialDescription); ok {
+		return nil, bad("material description entry %q is written by the encryptor and cannot be configured", k)
+	}
+	for _, k := range []string{legacy.EnvelopeKey, legacy.WrapAlgorithm} {
 		if _, ok := opts.MaterialDescription[k]; ok {
 			return nil, bad("material description entry %q is written by the provider and cannot be configured", k)
 		}
 	}
 	return p, nil
-}
-
-// contentKeyBits validates a content key descriptor ("AES/256"; bits default
-// to 256).
-func contentKeyBits(desc string) (int, error) {
-	alg, bits, err := parseDescriptor(desc, 256)
-	if err != nil || alg != "AES" || !validAESBits(bits) {
-		return 0, fmt.Errorf("unsupported content key algorithm %q", desc)
-	}
-	return bits, nil
-}
-
-// macKeySpec validates a MAC descriptor ("HmacSHA256/256").
-func macKeySpec(desc string) (string, int, error) {
-	alg, bits, err := parseDescriptor(desc, 256)
-	if err != nil || bits%8 != 0 || bits < 128 || bits > 1024 {
-		return "", 0, fmt.Errorf("unsupported signing algorithm %q", desc)
-	}
-	if _, err := signing.NewHMAC(alg, make([]byte, 1)); err != nil {
-		return "", 0, fmt.Errorf("unsupported signing algorithm %q", desc)
-	}
-	return alg, bits, nil
 }
 
 // KeyARN returns the configured key ARN (or key id / alias).
@@ -390,11 +371,11 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	if desc == nil {
 		desc = map[string]string{}
 	}
-	desc[matdesc.KMSContextAttr] = "*keys*"
-	desc[matdesc.WrapAlgorithm] = "kms"
-	desc[matdesc.ContentKeyAlg] = p.contentAlg
-	desc[matdesc.MACAlgorithm] = p.macAlg
-	desc[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(out.CiphertextBlob)
+	desc[legacy.KMSContextAttr] = "*keys*"
+	desc[legacy.WrapAlgorithm] = "kms"
+	desc[legacy.ContentKeyAlg] = p.contentAlg
+	desc[legacy.MACAlgorithm] = p.macAlg
+	desc[legacy.EnvelopeKey] = base64.StdEncoding.EncodeToString(out.CiphertextBlob)
 	return &ddbenc.EncryptionMaterials{EncryptionKey: enc, Signer: signer, MaterialDescription: desc}, nil
 }
 
@@ -402,20 +383,20 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 // KMS used (per the decrypt mode) and derives the item's keys.
 func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
 	d := ec.MaterialDescription
-	if d[matdesc.WrapAlgorithm] != "kms" {
+	if d[legacy.WrapAlgorithm] != "kms" {
 		return nil, fmt.Errorf("%w: provider: item's key is not protected by KMS", ddbenc.ErrWrongKey)
 	}
-	blob, err := decodeBase64Lenient(d[matdesc.EnvelopeKey])
+	blob, err := decodeBase64Lenient(d[legacy.EnvelopeKey])
 	if err != nil || len(blob) == 0 {
 		return nil, fmt.Errorf("%w: provider: item has no valid KMS data key", ddbenc.ErrMalformed)
 	}
-	contentAlg := cmp.Or(d[matdesc.ContentKeyAlg], DefaultKMSContentKeyAlgorithm)
-	contentBits, err := contentKeyBits(contentAlg)
+	contentAlg := cmp.Or(d[legacy.ContentKeyAlg], DefaultKMSContentKeyAlgorithm)
+	contentBits, err := legacy.ContentKeyBits(contentAlg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
 	}
-	macAlg := cmp.Or(d[matdesc.MACAlgorithm], DefaultKMSSigningAlgorithm)
-	macName, macBits, err := macKeySpec(macAlg)
+	macAlg := cmp.Or(d[legacy.MACAlgorithm], DefaultKMSSigningAlgorithm)
+	macName, macBits, err := legacy.MACKeySpec(macAlg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
 	}

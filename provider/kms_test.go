@@ -20,7 +20,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
 )
@@ -228,7 +228,7 @@ func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, err := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	desc, err := legacy.ParseDescription(stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +275,8 @@ func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
 			name: "material description", reader: reader("Customers", "pk", "sk"),
 			item: edit(func(it map[string]types.AttributeValue) {
 				d := maps.Clone(desc)
-				d[matdesc.ContentKeyAlg] = "AES/128"
-				it[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(d)}
+				d[legacy.ContentKeyAlg] = "AES/128"
+				it[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(d)}
 			}),
 			wantText: `the table name (signed table name "Customers"), the partition key attribute name "pk" and the sort key attribute name "sk" must equal the writer's`,
 		},
@@ -299,7 +299,7 @@ func TestDecryptContextMismatchSaysWhatDiffers(t *testing.T) {
 					t.Errorf("error does not contain %q:\n%s", want, msg)
 				}
 			}
-			for _, secret := range []string{pkValue, skValue, "ada@example.com", desc[matdesc.EnvelopeKey], "AES/128", "HmacSHA256/256"} {
+			for _, secret := range []string{pkValue, skValue, "ada@example.com", desc[legacy.EnvelopeKey], "AES/128", "HmacSHA256/256"} {
 				if strings.Contains(msg, secret) {
 					t.Errorf("error contains the value %q:\n%s", secret, msg)
 				}
@@ -526,15 +526,15 @@ func TestKMSEncryptionContextOfSpecExample(t *testing.T) {
 		}
 	}
 	// The description the legacy clients expect.
-	desc, err := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	desc, err := legacy.ParseDescription(stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 	if err != nil {
 		t.Fatal(err)
 	}
-	blob, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey])
+	blob, err := base64.StdEncoding.DecodeString(desc[legacy.EnvelopeKey])
 	if err != nil || len(blob) == 0 {
 		t.Errorf("env-key is not base64: %v", err)
 	}
-	delete(desc, matdesc.EnvelopeKey)
+	delete(desc, legacy.EnvelopeKey)
 	wantDesc := map[string]string{
 		"aws-kms-ec-attr": "*keys*", "amzn-ddb-wrap-alg": "kms", "amzn-ddb-env-alg": "AES/256", "amzn-ddb-sig-alg": "HmacSHA256/256",
 		"amzn-ddb-map-sym-mode": "/CBC/PKCS5Padding", "amzn-ddb-map-signingAlg": "HmacSHA256",
@@ -542,7 +542,7 @@ func TestKMSEncryptionContextOfSpecExample(t *testing.T) {
 	if diff := cmp.Diff(wantDesc, desc); diff != "" {
 		t.Errorf("material description (-want +got):\n%s", diff)
 	}
-	if n := len(stored[actions.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 32 {
+	if n := len(stored[legacy.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 32 {
 		t.Errorf("signature is %d bytes, want 32", n)
 	}
 }
@@ -601,11 +601,11 @@ func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 		for table, items := range ct {
 			index := pt.Items[table].Index
 			for _, it := range items {
-				descAV, ok := it[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
+				descAV, ok := it[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB)
 				if !ok {
 					continue // a do-nothing item: no KMS call
 				}
-				desc, err := matdesc.Parse(descAV.Value)
+				desc, err := legacy.ParseDescription(descAV.Value)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -619,7 +619,7 @@ func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 				if _, err := enc.DecryptItem(context.Background(), map[string]types.AttributeValue(it)); err == nil || capture.in == nil {
 					t.Fatalf("%s %s: Decrypt not called: %v", scen.Name(), table, err)
 				}
-				want := map[string]string{"*amzn-ddb-env-alg*": desc[matdesc.ContentKeyAlg], "*amzn-ddb-sig-alg*": desc[matdesc.MACAlgorithm],
+				want := map[string]string{"*amzn-ddb-env-alg*": desc[legacy.ContentKeyAlg], "*amzn-ddb-sig-alg*": desc[legacy.MACAlgorithm],
 					"*aws-kms-table*": table, index.Partition: literal(it[index.Partition])}
 				if index.Sort != "" {
 					want[index.Sort] = literal(it[index.Sort])
@@ -627,7 +627,7 @@ func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 				if diff := cmp.Diff(want, capture.in.EncryptionContext); diff != "" {
 					t.Errorf("%s %s: encryption context (-want +got):\n%s", scen.Name(), table, diff)
 				}
-				blob, err := base64.StdEncoding.DecodeString(desc[matdesc.EnvelopeKey])
+				blob, err := base64.StdEncoding.DecodeString(desc[legacy.EnvelopeKey])
 				if err != nil || !bytes.Equal(blob, capture.in.CiphertextBlob) {
 					t.Errorf("%s %s: CiphertextBlob is not the item's wrapped data key (%v)", scen.Name(), table, err)
 				}
@@ -774,7 +774,7 @@ func TestDirectKMSOptions(t *testing.T) {
 		"mac MD5":                  func(o *provider.DirectKMSOptions) { o.SigningAlgorithm = "HmacMD5/128" },
 		"mac short":                func(o *provider.DirectKMSOptions) { o.SigningAlgorithm = "HmacSHA256/64" },
 		"reserved description": func(o *provider.DirectKMSOptions) {
-			o.MaterialDescription = map[string]string{matdesc.WrapAlgorithm: "x"}
+			o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: "x"}
 		},
 	} {
 		if _, err := provider.NewDirectKMS(c, k, fn); !errors.Is(err, ddbenc.ErrInvalidConfig) {
@@ -797,11 +797,11 @@ func TestDirectKMSOptions(t *testing.T) {
 	if ec := e.fake.Calls()[0].EncryptionContext; ec["*amzn-ddb-env-alg*"] != "AES/128" || ec["*amzn-ddb-sig-alg*"] != "HmacSHA512/512" {
 		t.Errorf("context %v", ec)
 	}
-	desc, _ := matdesc.Parse(stored[actions.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
-	if desc["app"] != "billing" || desc[matdesc.SigningAlgorithm] != "HmacSHA512" {
+	desc, _ := legacy.ParseDescription(stored[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
+	if desc["app"] != "billing" || desc[legacy.SigningAlgorithm] != "HmacSHA512" {
 		t.Errorf("description %v", desc)
 	}
-	if n := len(stored[actions.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 64 {
+	if n := len(stored[legacy.SignatureAttribute].(*types.AttributeValueMemberB).Value); n != 64 {
 		t.Errorf("HmacSHA512 signature is %d bytes", n)
 	}
 	// A reader with default options reads it: descriptors come from the item.
@@ -810,8 +810,8 @@ func TestDirectKMSOptions(t *testing.T) {
 	}
 	// Items of other providers are refused before any KMS call.
 	e.fake.Reset()
-	delete(desc, matdesc.WrapAlgorithm)
-	stored[actions.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: matdesc.Serialize(desc)}
+	delete(desc, legacy.WrapAlgorithm)
+	stored[legacy.MaterialDescriptionAttribute] = &types.AttributeValueMemberB{Value: legacy.SerializeDescription(desc)}
 	if _, err := encryptorFor(t, p).DecryptItem(ctx, stored); !errors.Is(err, ddbenc.ErrWrongKey) || e.fake.Count("") != 0 {
 		t.Errorf("item without wrap-alg kms: %v, %d KMS calls", err, e.fake.Count(""))
 	}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
@@ -245,7 +245,7 @@ func materialsProvider(encKey []byte, macAlg string, macKey []byte, name string,
 		return nil, err
 	}
 	return NewWrapped(kek, mac, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.MetaID: name + "#" + strconv.FormatInt(version, 10)}
+		o.MaterialDescription = map[string]string{legacy.MetaID: name + "#" + strconv.FormatInt(version, 10)}
 	})
 }
 

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // MostRecentOptions are the optional settings of NewMostRecent.
@@ -248,14 +248,14 @@ func (m *MostRecent) Rotate(ctx context.Context) (int64, error) {
 // ("name#version"). As in the legacy clients, the name part is ignored: the
 // configured material name is used.
 func (m *MostRecent) DecryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
-	id, ok := ec.MaterialDescription[matdesc.MetaID]
+	id, ok := ec.MaterialDescription[legacy.MetaID]
 	if !ok {
-		return nil, fmt.Errorf("%w: provider: item was not written by a most-recent provider (no %s)", ddbenc.ErrWrongKey, matdesc.MetaID)
+		return nil, fmt.Errorf("%w: provider: item was not written by a most-recent provider (no %s)", ddbenc.ErrWrongKey, legacy.MetaID)
 	}
 	_, vs, found := strings.Cut(id, "#")
 	v, err := strconv.ParseInt(vs, 10, 64)
 	if !found || err != nil || v < 0 {
-		return nil, fmt.Errorf("%w: provider: malformed %s", ddbenc.ErrMalformed, matdesc.MetaID)
+		return nil, fmt.Errorf("%w: provider: malformed %s", ddbenc.ErrMalformed, legacy.MetaID)
 	}
 	p, err := m.version(ctx, v)
 	if err != nil {

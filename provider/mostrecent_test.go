@@ -11,7 +11,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -28,7 +28,7 @@ func (s *countingStore) make(v int64) ddbenc.MaterialsProvider {
 	kek, _ := provider.AESWrappingKey(bytes.Repeat([]byte{byte(v + 1)}, 32))
 	mac, _ := signing.NewHMAC("HmacSHA256", bytes.Repeat([]byte{byte(v + 9)}, 32))
 	p, _ := provider.NewWrapped(kek, mac, nil, func(o *provider.WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.MetaID: fmt.Sprintf("m#%d", v)}
+		o.MaterialDescription = map[string]string{legacy.MetaID: fmt.Sprintf("m#%d", v)}
 	})
 	return p
 }
@@ -80,7 +80,7 @@ func TestMostRecentCachesAndRotates(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return m.MaterialDescription[matdesc.MetaID]
+		return m.MaterialDescription[legacy.MetaID]
 	}
 	if id := metaID(); id != "m#0" {
 		t.Fatalf("first write uses %q, want m#0 (created)", id)
@@ -101,7 +101,7 @@ func TestMostRecentCachesAndRotates(t *testing.T) {
 	}
 	// Reading: versions come from the cache (LRU of 2), else the store.
 	read := func(id string) error {
-		_, err := mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{matdesc.MetaID: id}})
+		_, err := mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{legacy.MetaID: id}})
 		return err
 	}
 	store.GetOrCreate(ctx, "m", 2)

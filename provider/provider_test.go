@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
@@ -30,13 +30,13 @@ func TestConstructorErrors(t *testing.T) {
 	_, cases["wrapped no signing"] = NewWrapped(kek, nil, nil)
 	_, cases["asymmetric nil"] = NewAsymmetricStatic(nil, hm, nil)
 	_, cases["wrap alg unusable"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.WrapAlgorithm: RSAOAEP256}
+		o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: RSAOAEP256}
 	})
 	_, cases["pkcs1 for writing"] = NewWrapped(rsaWrite, hm, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.WrapAlgorithm: "RSA/ECB/PKCS1Padding"}
+		o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: "RSA/ECB/PKCS1Padding"}
 	})
 	_, cases["reserved description entry"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{matdesc.EnvelopeKey: "x"}
+		o.MaterialDescription = map[string]string{legacy.EnvelopeKey: "x"}
 	})
 	for name, err := range cases {
 		if !errors.Is(err, ddbenc.ErrInvalidConfig) {

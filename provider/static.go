@@ -13,7 +13,7 @@ import (
 	"maps"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
@@ -43,7 +43,7 @@ func NewStatic(encryptionKey []byte, signer signing.Signer, verifier signing.Ver
 	for _, fn := range optFns {
 		fn(&opts)
 	}
-	if encryptionKey != nil && !validAESKey(encryptionKey) {
+	if encryptionKey != nil && !legacy.ValidAESKey(encryptionKey) {
 		return nil, fmt.Errorf("%w: provider: AES key must be 16, 24 or 32 bytes", ddbenc.ErrInvalidConfig)
 	}
 	if verifier == nil {
@@ -59,10 +59,6 @@ func NewStatic(encryptionKey []byte, signer signing.Signer, verifier signing.Ver
 		desc:     maps.Clone(opts.MaterialDescription),
 	}, nil
 }
-
-func validAESKey(k []byte) bool { return validAESBits(8 * len(k)) }
-
-func validAESBits(bits int) bool { return bits == 128 || bits == 192 || bits == 256 }
 
 func cloneBytes(b []byte) []byte {
 	if b == nil {
@@ -86,7 +82,7 @@ func (s *Static) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionCont
 	if s.verifier == nil {
 		return nil, fmt.Errorf("%w: provider: no verification key configured", ddbenc.ErrInvalidConfig)
 	}
-	if _, ok := ec.MaterialDescription[matdesc.EnvelopeKey]; ok {
+	if _, ok := ec.MaterialDescription[legacy.EnvelopeKey]; ok {
 		return nil, fmt.Errorf("%w: provider: item was written by an envelope (wrapped or KMS) provider, not a static one", ddbenc.ErrWrongKey)
 	}
 	for k, v := range s.desc {

@@ -10,15 +10,13 @@ import (
 	_ "crypto/sha256"
 	_ "crypto/sha512"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"maps"
-	"strconv"
 	"strings"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/keywrap"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
@@ -39,7 +37,7 @@ type WrappingKey struct {
 // AESWrappingKey returns a wrapping key for AES key wrap with a 16-, 24- or
 // 32-byte key-encryption key (used to wrap and to unwrap).
 func AESWrappingKey(kek []byte) (*WrappingKey, error) {
-	if !validAESKey(kek) {
+	if !legacy.ValidAESKey(kek) {
 		return nil, fmt.Errorf("%w: provider: AES key-encryption key must be 16, 24 or 32 bytes", ddbenc.ErrInvalidConfig)
 	}
 	return &WrappingKey{kek: cloneBytes(kek)}, nil
@@ -168,21 +166,22 @@ func NewWrapped(key *WrappingKey, signer signing.Signer, verifier signing.Verifi
 	if w.desc == nil {
 		w.desc = map[string]string{}
 	}
-	if d, ok := w.desc[matdesc.ContentKeyAlg]; ok {
-		alg, bits, err := parseDescriptor(d, 256)
-		if err != nil || alg != "AES" || !validAESBits(bits) {
+	if d, ok := w.desc[legacy.ContentKeyAlg]; ok {
+		bits, err := legacy.ContentKeyBits(d)
+		if err != nil {
 			return nil, fmt.Errorf("%w: provider: unsupported content key algorithm %q", ddbenc.ErrInvalidConfig, d)
 		}
 		w.keyBits = bits
 	}
 	w.transfo = key.defaultTransformation()
-	if t, ok := w.desc[matdesc.WrapAlgorithm]; ok {
+	if t, ok := w.desc[legacy.WrapAlgorithm]; ok {
 		w.transfo = t
 	}
-	for _, k := range []string{matdesc.EnvelopeKey, matdesc.SymMode, matdesc.SigningAlgorithm} {
-		if _, ok := w.desc[k]; ok {
-			return nil, fmt.Errorf("%w: provider: material description entry %q is written by the encryptor and cannot be configured", ddbenc.ErrInvalidConfig, k)
-		}
+	if k, ok := legacy.EncryptorEntry(w.desc); ok {
+		return nil, fmt.Errorf("%w: provider: material description entry %q is written by the encryptor and cannot be configured", ddbenc.ErrInvalidConfig, k)
+	}
+	if _, ok := w.desc[legacy.EnvelopeKey]; ok {
+		return nil, fmt.Errorf("%w: provider: material description entry %q is written by the provider and cannot be configured", ddbenc.ErrInvalidConfig, legacy.EnvelopeKey)
 	}
 	if signer != nil {
 		if _, err := key.wrap(make([]byte, w.keyBits/8), w.transfo); err != nil {
@@ -206,19 +205,6 @@ func NewAsymmetricStatic(encryptionKey *rsa.PrivateKey, signer signing.Signer, v
 	return NewWrapped(k, signer, verifier, optFns...)
 }
 
-// parseDescriptor splits "ALG[/BITS]"; missing bits give def.
-func parseDescriptor(d string, def int) (string, int, error) {
-	alg, bits, ok := strings.Cut(d, "/")
-	if !ok {
-		return alg, def, nil
-	}
-	n, err := strconv.Atoi(bits)
-	if err != nil || n <= 0 || n > 4096 {
-		return "", 0, errors.New("invalid algorithm descriptor")
-	}
-	return alg, n, nil
-}
-
 // EncryptionMaterials generates a content key and wraps it.
 func (w *Wrapped) EncryptionMaterials(_ context.Context, _ ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
 	if w.signer == nil {
@@ -233,11 +219,11 @@ func (w *Wrapped) EncryptionMaterials(_ context.Context, _ ddbenc.EncryptionCont
 		return nil, err
 	}
 	desc := maps.Clone(w.desc)
-	if _, ok := desc[matdesc.ContentKeyAlg]; !ok {
-		desc[matdesc.ContentKeyAlg] = "AES"
+	if _, ok := desc[legacy.ContentKeyAlg]; !ok {
+		desc[legacy.ContentKeyAlg] = "AES"
 	}
-	desc[matdesc.WrapAlgorithm] = w.transfo
-	desc[matdesc.EnvelopeKey] = base64.StdEncoding.EncodeToString(wrapped)
+	desc[legacy.WrapAlgorithm] = w.transfo
+	desc[legacy.EnvelopeKey] = base64.StdEncoding.EncodeToString(wrapped)
 	return &ddbenc.EncryptionMaterials{EncryptionKey: ck, Signer: w.signer, MaterialDescription: desc}, nil
 }
 
@@ -247,22 +233,22 @@ func (w *Wrapped) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionCon
 		return nil, fmt.Errorf("%w: provider: no verification key configured", ddbenc.ErrInvalidConfig)
 	}
 	d := ec.MaterialDescription
-	envKey, ok := d[matdesc.EnvelopeKey]
+	envKey, ok := d[legacy.EnvelopeKey]
 	if !ok {
 		return nil, fmt.Errorf("%w: provider: item has no wrapped key (not written by a wrapped provider)", ddbenc.ErrWrongKey)
 	}
-	if d[matdesc.WrapAlgorithm] == "kms" {
+	if d[legacy.WrapAlgorithm] == "kms" {
 		return nil, fmt.Errorf("%w: provider: item's key is protected by KMS, not by a wrapping key", ddbenc.ErrWrongKey)
 	}
 	wrapped, err := decodeBase64Lenient(envKey)
 	if err != nil || len(wrapped) == 0 {
 		return nil, fmt.Errorf("%w: provider: wrapped key is not valid base64", ddbenc.ErrMalformed)
 	}
-	alg, bits, err := parseDescriptor(cmp.Or(d[matdesc.ContentKeyAlg], "AES"), 256)
-	if err != nil || alg != "AES" || !validAESBits(bits) {
+	bits, err := legacy.ContentKeyBits(cmp.Or(d[legacy.ContentKeyAlg], "AES"))
+	if err != nil {
 		return nil, fmt.Errorf("%w: provider: unsupported content key algorithm", ddbenc.ErrMalformed)
 	}
-	transformation, named := d[matdesc.WrapAlgorithm]
+	transformation, named := d[legacy.WrapAlgorithm]
 	if !named {
 		// Old Java items: the unwrapping key's algorithm names the
 		// transformation; "RSA" is PKCS#1 v1.5.
@@ -277,7 +263,7 @@ func (w *Wrapped) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionCon
 	if err != nil {
 		return nil, err
 	}
-	if len(ck) != bits/8 && (strings.Contains(d[matdesc.ContentKeyAlg], "/") || !validAESKey(ck)) {
+	if len(ck) != bits/8 && (strings.Contains(d[legacy.ContentKeyAlg], "/") || !legacy.ValidAESKey(ck)) {
 		return nil, fmt.Errorf("%w: provider: unwrapped content key has the wrong length", ddbenc.ErrDecryption)
 	}
 	return &ddbenc.DecryptionMaterials{DecryptionKey: ck, Verifier: w.verifier}, nil

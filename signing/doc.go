@@ -1,46 +1,7 @@
-// Package signing implements the byte formats of the legacy DynamoDB
-// Encryption Client that are hashed, signed or encrypted: the canonical
-// attribute serialization, the string to sign, and its HMAC and RSA signers.
+// Package signing holds the keys that sign and verify items: the [Signer]
+// and [Verifier] interfaces that materials providers hand to the item
+// encryptor, and their HMAC and RSASSA-PKCS1-v1_5 implementations.
 //
-// # Attribute serialization (spec §1)
-//
-// Every value starts with a two-byte tag, 0x00 followed by an ASCII type
-// letter. u32 is a 4-byte big-endian integer, LV(b) is u32(len(b)) || b.
-//
-//	B     00 62  LV(raw bytes)
-//	N     00 6E  LV(canonical number)
-//	S     00 73  LV(UTF-8)
-//	BOOL  00 3F  01 | 00
-//	NULL  00 00
-//	BS    00 42  u32(count) LV(element)...  sorted
-//	NS    00 4E  u32(count) LV(canonical)... sorted by canonical string bytes
-//	SS    00 53  u32(count) LV(UTF-8)...    sorted
-//	L     00 4C  u32(count) value...        in list order, each with its tag
-//	M     00 4D  u32(count) (00 73 LV(key) value)... sorted by key
-//
-// Numbers are canonical plain decimals: no exponent, no trailing fractional
-// zeros, every zero as "0" (Java's BigDecimal.stripTrailingZeros().toPlainString()).
-//
-// # Orderings
-//
-// The two legacy clients sort string-set elements, map keys and attribute
-// names differently when characters above U+FFFF meet characters in
-// U+E000–U+FFFF, and binary-set elements differently when a byte is 0x80 or
-// more. [JavaOrdering] (the default) compares strings by UTF-16 code units and
-// bytes as signed; [PythonOrdering] compares both as unsigned bytes. The
-// Python client also hashes signed numbers differently: negative zero as "-0",
-// and more than 28 significant digits rounded half-to-even. Rounding maps
-// different stored numbers to one digest, so [StringToSign] refuses such
-// numbers under PythonOrdering and only [StringToSignLegacyPython] rounds.
-// Values inside ciphertexts always use the exact Java number form.
-//
-// # String to sign (spec §4)
-//
-//	SHA256("TABLE>" + table + "<TABLE")
-//	for each signed attribute name n, sorted:
-//	    SHA256(n) || SHA256("ENCRYPTED" | "PLAINTEXT") || SHA256(serialize(stored value))
-//
-// The reserved attributes *amzn-ddb-map-desc* and *amzn-ddb-map-sig* and
-// do-nothing attributes are skipped. The result is a concatenation of raw
-// 32-byte digests, signed with HMAC or RSASSA-PKCS1-v1_5.
+// What is signed — the string to sign of the legacy format — is built by the
+// item encryptor (docs/legacy-format.md §4); these types only see its bytes.
 package signing

@@ -36,7 +36,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -335,12 +335,12 @@ func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	if c.table == "" || c.partitionKey == "" {
 		return nil, errors.New("--table and --partition-key are required")
 	}
-	var ord signing.Ordering
+	var ord ddbenc.Ordering
 	switch c.ordering {
 	case "java":
-		ord = signing.JavaOrdering
+		ord = ddbenc.JavaOrdering
 	case "python":
-		ord = signing.PythonOrdering
+		ord = ddbenc.PythonOrdering
 	default:
 		return nil, fmt.Errorf("--ordering must be java or python")
 	}
@@ -512,28 +512,28 @@ func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, er
 	in := inspection{Attributes: map[string]attributeInfo{}, Encrypted: []string{}, Signed: []string{}}
 	for name, v := range item {
 		switch name {
-		case actions.SignatureAttribute:
+		case legacy.SignatureAttribute:
 			if b, ok := v.(*types.AttributeValueMemberB); ok {
 				in.SignatureBytes = len(b.Value)
 			} else {
 				in.Problems = append(in.Problems, "signature attribute is not binary")
 			}
 			continue
-		case actions.MaterialDescriptionAttribute:
+		case legacy.MaterialDescriptionAttribute:
 			b, ok := v.(*types.AttributeValueMemberB)
 			if !ok {
 				in.Problems = append(in.Problems, "material description attribute is not binary")
 				continue
 			}
-			d, err := matdesc.Parse(b.Value)
+			d, err := legacy.ParseDescription(b.Value)
 			if err != nil {
 				in.Problems = append(in.Problems, err.Error())
 				continue
 			}
-			if k, ok := d[matdesc.EnvelopeKey]; ok {
-				d[matdesc.EnvelopeKey] = "<wrapped key, invalid base64>"
+			if k, ok := d[legacy.EnvelopeKey]; ok {
+				d[legacy.EnvelopeKey] = "<wrapped key, invalid base64>"
 				if raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(k), "")); err == nil {
-					d[matdesc.EnvelopeKey] = fmt.Sprintf("<wrapped key, %d bytes>", len(raw))
+					d[legacy.EnvelopeKey] = fmt.Sprintf("<wrapped key, %d bytes>", len(raw))
 				}
 			}
 			in.MaterialDescription = d

@@ -12,9 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 )
 
@@ -280,7 +280,7 @@ func TestInspect(t *testing.T) {
 	}
 	// No values and no key material.
 	stored, _ := ddbjson.UnmarshalItem([]byte(enc))
-	desc := stored[actions.MaterialDescriptionAttribute]
+	desc := stored[legacy.MaterialDescriptionAttribute]
 	descJSON, _ := ddbjson.MarshalValue(desc)
 	for _, leak := range []string{secretPT, "public", "1.50", "user-1", string(descJSON[7 : len(descJSON)-2]), base64.StdEncoding.EncodeToString([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15})} {
 		if strings.Contains(out, leak) {

@@ -8,7 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
-	"github.com/ddbec/ddbec-go/internal/number"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // Normalize converts an attribute value into plain Go values (DynamoDB JSON
@@ -37,7 +37,7 @@ func DiffItems(want, got map[string]types.AttributeValue) string {
 }
 
 func num(s string) string {
-	if c, err := number.Canonical(s); err == nil {
+	if c, err := legacy.CanonicalNumber(s); err == nil {
 		return c
 	}
 	return s

@@ -7,7 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/ddbec/ddbec-go/internal/number"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // runePool mixes ASCII, Latin-1, the BMP private-use and specials blocks
@@ -100,7 +100,7 @@ func RandomValue(r *rand.Rand, depth int) types.AttributeValue {
 		var ns []string
 		for range 1 + r.IntN(5) {
 			n := RandomNumber(r)
-			c, _ := number.Canonical(n)
+			c, _ := legacy.CanonicalNumber(n)
 			if !seen[c] {
 				seen[c] = true
 				ns = append(ns, n)

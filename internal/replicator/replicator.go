@@ -20,7 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
 	stypes "github.com/aws/aws-sdk-go-v2/service/dynamodbstreams/types"
 
-	"github.com/ddbec/ddbec-go/signing"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // Replicator copies one table's changes from a source to a destination Region.
@@ -208,8 +208,8 @@ func sameItem(a, b map[string]types.AttributeValue) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	sa, errA := signing.Serialize(&types.AttributeValueMemberM{Value: a}, signing.JavaOrdering)
-	sb, errB := signing.Serialize(&types.AttributeValueMemberM{Value: b}, signing.JavaOrdering)
+	sa, errA := legacy.Serialize(&types.AttributeValueMemberM{Value: a}, legacy.JavaOrdering)
+	sb, errB := legacy.Serialize(&types.AttributeValueMemberM{Value: b}, legacy.JavaOrdering)
 	return errA == nil && errB == nil && bytes.Equal(sa, sb)
 }
 

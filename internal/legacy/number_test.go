@@ -1,4 +1,4 @@
-package number
+package legacy
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 func TestCanonical(t *testing.T) {
-	// The table of spec §1.3, plus zero forms and edge cases.
+	// The table of docs/legacy-format.md §1.3, plus zero forms and edge cases.
 	cases := map[string]string{
 		"55":                             "55",
 		"55.00":                          "55",
@@ -35,21 +35,21 @@ func TestCanonical(t *testing.T) {
 		"1e512":                                        "1" + strings.Repeat("0", 512),
 	}
 	for in, want := range cases {
-		got, err := Canonical(in)
+		got, err := CanonicalNumber(in)
 		if err != nil || got != want {
-			t.Errorf("Canonical(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("CanonicalNumber(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
 
 func TestCanonicalInvalid(t *testing.T) {
 	for _, in := range []string{"", "-", "+", ".", "e5", "1e", "1e+", "1.2.3", "abc", "1 ", " 1", "1e5.5", "0x10", "1e99999", "1e-99999", "--1", "1e--1", "NaN", "Infinity"} {
-		got, err := Canonical(in)
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("Canonical(%q) = %q, %v; want ErrInvalid", in, got, err)
+		got, err := CanonicalNumber(in)
+		if !errors.Is(err, errInvalidNumber) {
+			t.Errorf("CanonicalNumber(%q) = %q, %v; want errInvalidNumber", in, got, err)
 		}
 		if err != nil && in != "" && strings.Contains(err.Error(), in) {
-			t.Errorf("Canonical(%q) error %q contains the input", in, err)
+			t.Errorf("CanonicalNumber(%q) error %q contains the input", in, err)
 		}
 	}
 }
@@ -70,26 +70,26 @@ func TestPython(t *testing.T) {
 		"0.12345678901234567890123456789": "0.1234567890123456789012345679",
 	}
 	for in, want := range cases {
-		got, err := Python(in)
+		got, err := pythonNumber(in)
 		if err != nil || got != want {
-			t.Errorf("Python(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("pythonNumber(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 }
 
 func TestPythonExact(t *testing.T) {
 	for in, want := range map[string]string{"55.00": "55", "1234567890123456789012345678": "1234567890123456789012345678", "0": "0"} {
-		if got, err := PythonExact(in); err != nil || got != want {
-			t.Errorf("PythonExact(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := pythonExactNumber(in); err != nil || got != want {
+			t.Errorf("pythonExactNumber(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	for _, in := range []string{"-0", "-0.00", "12345678901234567890123456789", "1.2345678901234567890123456789"} {
-		if _, err := PythonExact(in); !errors.Is(err, ErrInexact) {
-			t.Errorf("PythonExact(%q) = %v, want ErrInexact", in, err)
+		if _, err := pythonExactNumber(in); !errors.Is(err, errInexactNumber) {
+			t.Errorf("pythonExactNumber(%q) = %v, want errInexactNumber", in, err)
 		}
 	}
-	if _, err := PythonExact("x"); !errors.Is(err, ErrInvalid) {
-		t.Errorf("PythonExact(x) = %v, want ErrInvalid", err)
+	if _, err := pythonExactNumber("x"); !errors.Is(err, errInvalidNumber) {
+		t.Errorf("pythonExactNumber(x) = %v, want errInvalidNumber", err)
 	}
 }
 
@@ -98,16 +98,16 @@ func FuzzCanonical(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := Canonical(s)
+		c, err := CanonicalNumber(s)
 		if err != nil {
 			return
 		}
 		// Canonical output is a fixed point.
-		c2, err := Canonical(c)
+		c2, err := CanonicalNumber(c)
 		if err != nil || c2 != c {
 			t.Fatalf("Canonical not idempotent: %q -> %q -> %q, %v", s, c, c2, err)
 		}
-		if _, err := Python(s); err != nil {
+		if _, err := pythonNumber(s); err != nil {
 			t.Fatalf("Python rejects what Canonical accepts: %q", s)
 		}
 	})

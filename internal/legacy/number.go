@@ -1,6 +1,4 @@
-// Package number canonicalizes DynamoDB number strings the way the legacy
-// DynamoDB Encryption Client does (spec §1.3 and §8.2), without floating point.
-package number
+package legacy
 
 import (
 	"errors"
@@ -8,9 +6,9 @@ import (
 	"strings"
 )
 
-// ErrInvalid reports a string that is not a decimal number. Its message never
+// errInvalidNumber reports a string that is not a decimal number. Its message never
 // contains the input.
-var ErrInvalid = errors.New("invalid number")
+var errInvalidNumber = errors.New("invalid number")
 
 // maxExponent bounds an explicit exponent so that a hostile input such as
 // "1e999999999" cannot make the plain rendering huge. DynamoDB's range is
@@ -51,30 +49,30 @@ func parse(s string) (decimal, error) {
 		fracPart = s[start:i]
 	}
 	if intPart == "" && fracPart == "" {
-		return d, ErrInvalid
+		return d, errInvalidNumber
 	}
 	exp := 0
 	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
 		i++
 		es := s[i:]
 		if es == "" {
-			return d, ErrInvalid
+			return d, errInvalidNumber
 		}
 		for j := 0; j < len(es); j++ {
 			c := es[j]
 			if !(c >= '0' && c <= '9') && !(j == 0 && (c == '+' || c == '-')) {
-				return d, ErrInvalid
+				return d, errInvalidNumber
 			}
 		}
 		e, err := strconv.Atoi(es)
 		if err != nil || e > maxExponent || e < -maxExponent {
-			return d, ErrInvalid
+			return d, errInvalidNumber
 		}
 		exp = e
 		i = len(s)
 	}
 	if i != len(s) {
-		return d, ErrInvalid
+		return d, errInvalidNumber
 	}
 	all := intPart + fracPart
 	exp -= len(fracPart)
@@ -130,10 +128,10 @@ func abs(x int) int {
 	return x
 }
 
-// Canonical returns the canonical plain form of a DynamoDB number string
-// (spec §1.3, Java's trimZeros): no exponent, no trailing fractional zeros, no
+// CanonicalNumber returns the canonical plain form of a DynamoDB number string
+// (docs/legacy-format.md §1.3, Java's trimZeros): no exponent, no trailing fractional zeros, no
 // leading zeros, every zero as "0".
-func Canonical(s string) (string, error) {
+func CanonicalNumber(s string) (string, error) {
 	if isSimpleCanonical(s) {
 		return s, nil
 	}
@@ -165,11 +163,11 @@ func isSimpleCanonical(s string) bool {
 	return true
 }
 
-// Python returns the form the legacy Python client hashes when it signs a
-// number (spec §8.2, "profile P"): the canonical form, except that a negative
+// pythonNumber returns the form the legacy Python client hashes when it signs a
+// number (docs/legacy-format.md §8.2, "profile P"): the canonical form, except that a negative
 // zero stays "-0" and a value with more than 28 significant digits is first
 // rounded half-to-even to 28 digits.
-func Python(s string) (string, error) {
+func pythonNumber(s string) (string, error) {
 	d, err := parse(s)
 	if err != nil {
 		return "", err
@@ -180,20 +178,20 @@ func Python(s string) (string, error) {
 	return d.plain(), nil
 }
 
-// ErrInexact reports a number that the Python rule would not hash exactly:
+// errInexactNumber reports a number that the Python rule would not hash exactly:
 // negative zero, or more than 28 significant digits.
-var ErrInexact = errors.New("number has more than 28 significant digits or is negative zero, which the Python client's signature does not cover exactly")
+var errInexactNumber = errors.New("number has more than 28 significant digits or is negative zero, which the Python client's signature does not cover exactly")
 
-// PythonExact is Python, but fails with ErrInexact where the Python rule
+// pythonExactNumber is pythonNumber, but fails with errInexactNumber where the Python rule
 // loses information: a writer uses it so that a signature never covers less
 // than the stored value.
-func PythonExact(s string) (string, error) {
+func pythonExactNumber(s string) (string, error) {
 	d, err := parse(s)
 	if err != nil {
 		return "", err
 	}
 	if len(d.digits) > pythonPrecision || (d.neg && d.digits == "") {
-		return "", ErrInexact
+		return "", errInexactNumber
 	}
 	return d.plain(), nil
 }

@@ -1,4 +1,4 @@
-package matdesc
+package legacy_test
 
 import (
 	"bytes"
@@ -8,10 +8,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 )
 
-func TestVectors(t *testing.T) {
+func TestDescriptionVectors(t *testing.T) {
 	root, err := testvectors.Root()
 	if err != nil {
 		t.Fatal(err)
@@ -24,10 +25,10 @@ func TestVectors(t *testing.T) {
 		t.Fatal("no material description vectors")
 	}
 	for i, v := range vs {
-		if got := Serialize(v.MaterialDescription); !bytes.Equal(got, v.Serialized) {
+		if got := legacy.SerializeDescription(v.MaterialDescription); !bytes.Equal(got, v.Serialized) {
 			t.Errorf("vector %d: Serialize = %x, want %x", i, got, []byte(v.Serialized))
 		}
-		got, err := Parse(v.Serialized)
+		got, err := legacy.ParseDescription(v.Serialized)
 		if err != nil {
 			t.Errorf("vector %d: Parse: %v", i, err)
 		}
@@ -38,10 +39,10 @@ func TestVectors(t *testing.T) {
 	t.Logf("material_description.json: %d vectors passed", len(vs))
 }
 
-func TestParseAnyOrderAndDuplicates(t *testing.T) {
+func TestParseDescriptionAnyOrderAndDuplicates(t *testing.T) {
 	// B then A, then A again: any order, last value wins.
 	b, _ := hex.DecodeString("00000000" + "00000001" + "42" + "00000001" + "32" + "00000001" + "41" + "00000001" + "31" + "00000001" + "41" + "00000001" + "33")
-	got, err := Parse(b)
+	got, err := legacy.ParseDescription(b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,26 +51,26 @@ func TestParseAnyOrderAndDuplicates(t *testing.T) {
 	}
 }
 
-func TestParseErrors(t *testing.T) {
+func TestParseDescriptionErrors(t *testing.T) {
 	cases := map[string]struct {
 		hex  string
 		want error
 	}{
-		"empty":            {"", ErrMalformed},
-		"short version":    {"000000", ErrMalformed},
-		"version 1":        {"00000001", ErrVersion},
-		"key without val":  {"00000000 00000001 41", ErrMalformed},
-		"length past end":  {"00000000 00000009 41", ErrMalformed},
-		"truncated length": {"00000000 0000", ErrMalformed},
-		"huge length":      {"00000000 ffffffff", ErrMalformed},
-		"invalid utf8":     {"00000000 00000001 ff 00000000", ErrMalformed},
+		"empty":            {"", legacy.ErrMalformedDescription},
+		"short version":    {"000000", legacy.ErrMalformedDescription},
+		"version 1":        {"00000001", legacy.ErrDescriptionVersion},
+		"key without val":  {"00000000 00000001 41", legacy.ErrMalformedDescription},
+		"length past end":  {"00000000 00000009 41", legacy.ErrMalformedDescription},
+		"truncated length": {"00000000 0000", legacy.ErrMalformedDescription},
+		"huge length":      {"00000000 ffffffff", legacy.ErrMalformedDescription},
+		"invalid utf8":     {"00000000 00000001 ff 00000000", legacy.ErrMalformedDescription},
 	}
 	for name, c := range cases {
 		b, err := hex.DecodeString(stripSpaces(c.hex))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Parse(b); !errors.Is(err, c.want) {
+		if _, err := legacy.ParseDescription(b); !errors.Is(err, c.want) {
 			t.Errorf("%s: Parse = %v, want %v", name, err, c.want)
 		}
 	}
@@ -79,7 +80,7 @@ func stripSpaces(s string) string {
 	return string(bytes.ReplaceAll([]byte(s), []byte(" "), nil))
 }
 
-func FuzzParse(f *testing.F) {
+func FuzzParseDescription(f *testing.F) {
 	root, err := testvectors.Root()
 	if err != nil {
 		f.Fatal(err)
@@ -92,13 +93,13 @@ func FuzzParse(f *testing.F) {
 		f.Add([]byte(v.Serialized))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		d, err := Parse(b)
+		d, err := legacy.ParseDescription(b)
 		if err != nil {
 			return
 		}
-		d2, err := Parse(Serialize(d))
+		d2, err := legacy.ParseDescription(legacy.SerializeDescription(d))
 		if err != nil {
-			t.Fatalf("Parse(Serialize(d)): %v", err)
+			t.Fatalf("legacy.ParseDescription(legacy.SerializeDescription(d)): %v", err)
 		}
 		if diff := cmp.Diff(d, d2); diff != "" {
 			t.Fatalf("round trip (-want +got):\n%s", diff)

@@ -1,6 +1,8 @@
-// Package matdesc encodes the material description stored in
-// *amzn-ddb-map-desc* (spec §2.2): u32(0) then LV(key) LV(value) pairs.
-package matdesc
+package legacy
+
+// The material description stored in *amzn-ddb-map-desc*
+// (docs/legacy-format.md §2.2): u32(0) then LV(key) LV(value) pairs. Error
+// texts keep the "matdesc:" prefix of the package they came from.
 
 import (
 	"encoding/binary"
@@ -9,7 +11,7 @@ import (
 	"unicode/utf8"
 )
 
-// Well-known entries (spec §2.3).
+// Well-known entries (docs/legacy-format.md §2.3).
 const (
 	SymMode          = "amzn-ddb-map-sym-mode"
 	SigningAlgorithm = "amzn-ddb-map-signingAlg"
@@ -25,15 +27,15 @@ const (
 )
 
 var (
-	// ErrVersion reports a description whose format version is not 0.
-	ErrVersion = errors.New("matdesc: unsupported material description version")
-	// ErrMalformed reports a truncated or otherwise invalid description.
-	ErrMalformed = errors.New("matdesc: malformed material description")
+	// ErrDescriptionVersion reports a description whose format version is not 0.
+	ErrDescriptionVersion = errors.New("matdesc: unsupported material description version")
+	// ErrMalformedDescription reports a truncated or otherwise invalid description.
+	ErrMalformedDescription = errors.New("matdesc: malformed material description")
 )
 
-// Serialize encodes a description with keys sorted by code point, as the
+// SerializeDescription encodes a description with keys sorted by code point, as the
 // Python client and the vectors do.
-func Serialize(d map[string]string) []byte {
+func SerializeDescription(d map[string]string) []byte {
 	keys := make([]string, 0, len(d))
 	n := 4
 	for k, v := range d {
@@ -52,14 +54,14 @@ func Serialize(d map[string]string) []byte {
 	return out
 }
 
-// Parse decodes a description. Pairs may come in any order; a repeated key
+// ParseDescription decodes a description. Pairs may come in any order; a repeated key
 // keeps its last value, as both legacy clients do.
-func Parse(b []byte) (map[string]string, error) {
+func ParseDescription(b []byte) (map[string]string, error) {
 	if len(b) < 4 {
-		return nil, ErrMalformed
+		return nil, ErrMalformedDescription
 	}
 	if binary.BigEndian.Uint32(b) != 0 {
-		return nil, ErrVersion
+		return nil, ErrDescriptionVersion
 	}
 	out := map[string]string{}
 	rest := b[4:]
@@ -81,11 +83,11 @@ func Parse(b []byte) (map[string]string, error) {
 	for len(rest) > 0 {
 		k, ok := next()
 		if !ok {
-			return nil, ErrMalformed
+			return nil, ErrMalformedDescription
 		}
 		v, ok := next()
 		if !ok {
-			return nil, ErrMalformed
+			return nil, ErrMalformedDescription
 		}
 		out[k] = v
 	}

@@ -1,4 +1,4 @@
-package signing
+package legacy
 
 import (
 	"encoding/binary"
@@ -16,7 +16,7 @@ type malformedError string
 func (e malformedError) Error() string { return ErrMalformed.Error() + ": " + string(e) }
 func (e malformedError) Unwrap() error { return ErrMalformed }
 
-// Deserialize parses one serialized attribute value (spec §1.6). Trailing
+// Deserialize parses one serialized attribute value (docs/legacy-format.md §1.6). Trailing
 // bytes after the value are an error. Numbers come back as stored (writers
 // store the canonical form); set elements come back in stored order.
 func Deserialize(data []byte) (types.AttributeValue, error) {

@@ -1,4 +1,4 @@
-package signing
+package legacy
 
 import (
 	"encoding/binary"
@@ -8,12 +8,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
-
-	"github.com/ddbec/ddbec-go/internal/number"
 )
 
 // Ordering selects how sets, map keys and attribute names are sorted, and
-// which number rule digests use. The zero value is JavaOrdering.
+// which number rule digests use (docs/legacy-format.md §8.1). The zero value
+// is JavaOrdering. The public configuration is ddbenc.Ordering, which maps
+// onto it.
 type Ordering uint8
 
 const (
@@ -33,20 +33,12 @@ func (o Ordering) String() string {
 	return "java"
 }
 
-// Other returns the other ordering.
-func (o Ordering) Other() Ordering {
-	if o == PythonOrdering {
-		return JavaOrdering
-	}
-	return PythonOrdering
-}
-
 // ErrUnsupportedValue reports an attribute value that cannot be serialized:
 // an unknown type, NULL false, a nil value, or an invalid number. Its message
 // never contains the value.
 var ErrUnsupportedValue = errors.New("signing: unsupported attribute value")
 
-// Type tags (spec §1.1).
+// Type tags (docs/legacy-format.md §1.1).
 const (
 	tagB    = 'b'
 	tagN    = 'n'
@@ -64,9 +56,9 @@ const (
 type numberRule uint8
 
 const (
-	exactNumbers       numberRule = iota // spec §1.3, always used inside ciphertexts
-	pythonExactNumbers                   // spec §8.2 for PythonOrdering digests, refusing values it would change
-	pythonNumbers                        // spec §8.2 with rounding: legacy Python reads only
+	exactNumbers       numberRule = iota // docs/legacy-format.md §1.3, always used inside ciphertexts
+	pythonExactNumbers                   // docs/legacy-format.md §8.2 for PythonOrdering digests, refusing values it would change
+	pythonNumbers                        // docs/legacy-format.md §8.2 with rounding: legacy Python reads only
 )
 
 type serializer struct {
@@ -77,11 +69,11 @@ type serializer struct {
 // Serialize returns the canonical serialization of one attribute value, the
 // bytes that are encrypted for an encrypt-and-sign attribute.
 func Serialize(av types.AttributeValue, o Ordering) ([]byte, error) {
-	return AppendSerialized(nil, av, o)
+	return appendSerialized(nil, av, o)
 }
 
-// AppendSerialized appends the serialization of av to dst.
-func AppendSerialized(dst []byte, av types.AttributeValue, o Ordering) ([]byte, error) {
+// appendSerialized appends the serialization of av to dst.
+func appendSerialized(dst []byte, av types.AttributeValue, o Ordering) ([]byte, error) {
 	return serializer{ord: o}.append(dst, av, 0)
 }
 
@@ -99,11 +91,11 @@ func (s serializer) number(n string) (string, error) {
 	var err error
 	switch s.nums {
 	case pythonNumbers:
-		c, err = number.Python(n)
+		c, err = pythonNumber(n)
 	case pythonExactNumbers:
-		c, err = number.PythonExact(n)
+		c, err = pythonExactNumber(n)
 	default:
-		c, err = number.Canonical(n)
+		c, err = CanonicalNumber(n)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrUnsupportedValue, err)
@@ -163,7 +155,7 @@ func (s serializer) append(dst []byte, av types.AttributeValue, depth int) ([]by
 		return dst, nil
 	case *types.AttributeValueMemberSS:
 		els := slices.Clone(v.Value)
-		slices.SortFunc(els, s.ord.CompareStrings)
+		slices.SortFunc(els, s.ord.compareStrings)
 		dst = appendU32(append(dst, 0, tagSS), len(els))
 		for _, e := range els {
 			dst = appendLV(dst, e)
@@ -183,7 +175,7 @@ func (s serializer) append(dst []byte, av types.AttributeValue, depth int) ([]by
 		for k := range v.Value {
 			keys = append(keys, k)
 		}
-		slices.SortFunc(keys, s.ord.CompareStrings)
+		slices.SortFunc(keys, s.ord.compareStrings)
 		dst = appendU32(append(dst, 0, tagM), len(keys))
 		for _, k := range keys {
 			dst = appendLV(append(dst, 0, tagS), k)
@@ -221,10 +213,10 @@ func compareSigned(a, b []byte) int {
 	return len(a) - len(b)
 }
 
-// CompareStrings compares two strings in the ordering's order: UTF-8 bytes
+// compareStrings compares two strings in the ordering's order: UTF-8 bytes
 // (code points) for PythonOrdering, UTF-16 code units (Java's
 // String.compareTo) for JavaOrdering.
-func (o Ordering) CompareStrings(a, b string) int {
+func (o Ordering) compareStrings(a, b string) int {
 	n := min(len(a), len(b))
 	i := 0
 	for i < n && a[i] == b[i] {
