@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/matdesc"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // BenchmarkMostRecentCachedParallel is the most-recent provider's own cost
@@ -22,7 +22,7 @@ func BenchmarkMostRecentCachedParallel(b *testing.B) {
 			s := newGatedStore(1, 7)
 			s.started, s.released = make(chan int64, 2), make(chan error, 2)
 			mr, _ := newMR(b, s)
-			ec := ddbenc.EncryptionContext{MaterialDescription: map[string]string{matdesc.MetaID: "m#1"}}
+			ec := ddbenc.EncryptionContext{MaterialDescription: map[string]string{legacy.MetaID: "m#1"}}
 			if _, err := mr.DecryptionMaterials(context.Background(), ec); err != nil {
 				b.Fatal(err)
 			}
@@ -34,7 +34,7 @@ func BenchmarkMostRecentCachedParallel(b *testing.B) {
 				s.mu.Unlock()
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				go mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{matdesc.MetaID: "m#7"}})
+				go mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{legacy.MetaID: "m#7"}})
 				<-s.started // the load of 7 is in the store
 				defer close(gate)
 			}

@@ -168,7 +168,7 @@ type tagged struct{ v, load int64 }
 func (p tagged) key() []byte { return []byte{byte(p.v), byte(p.load)} }
 
 func (p tagged) EncryptionMaterials(context.Context, ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
-	return &ddbenc.EncryptionMaterials{EncryptionKey: p.key(), MaterialDescription: map[string]string{matdesc.MetaID: fmt.Sprintf("m#%d", p.v)}}, nil
+	return &ddbenc.EncryptionMaterials{EncryptionKey: p.key(), MaterialDescription: map[string]string{legacy.MetaID: fmt.Sprintf("m#%d", p.v)}}, nil
 }
 
 func (p tagged) DecryptionMaterials(context.Context, ddbenc.EncryptionContext) (*ddbenc.DecryptionMaterials, error) {
@@ -322,7 +322,7 @@ func newMR(t testing.TB, s provider.MaterialStore, optFns ...func(*provider.Most
 }
 
 func decryptKey(ctx context.Context, mr *provider.MostRecent, v int64) result {
-	m, err := mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{matdesc.MetaID: fmt.Sprintf("m#%d", v)}})
+	m, err := mr.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{legacy.MetaID: fmt.Sprintf("m#%d", v)}})
 	if err != nil {
 		return result{err: err}
 	}

@@ -52,6 +52,9 @@ func NewStatic(encryptionKey []byte, signer signing.Signer, verifier signing.Ver
 	if signer == nil && verifier == nil {
 		return nil, fmt.Errorf("%w: provider: a signing or verification key is required", ddbenc.ErrInvalidConfig)
 	}
+	if k, ok := legacy.EncryptorEntry(opts.MaterialDescription); ok {
+		return nil, fmt.Errorf("%w: provider: material description entry %q is written by the encryptor and cannot be configured", ddbenc.ErrInvalidConfig, k)
+	}
 	return &Static{
 		key:      cloneBytes(encryptionKey),
 		signer:   signer,
