@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -156,7 +157,7 @@ func (c *Client) newTable(cfg TableConfig) (*table, error) {
 // be a table name or a table ARN. A table configured without its key schema
 // has it read with DescribeTable on first use.
 func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, error) {
-	n := tableNameOf(deref(name))
+	n := tableNameOf(aws.ToString(name))
 	te, ok := c.tables[n]
 	if !ok {
 		if c.pass[n] {
@@ -183,9 +184,9 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 	for _, k := range out.Table.KeySchema {
 		switch k.KeyType {
 		case types.KeyTypeHash:
-			cfg.PartitionKey = deref(k.AttributeName)
+			cfg.PartitionKey = aws.ToString(k.AttributeName)
 		case types.KeyTypeRange:
-			cfg.SortKey = deref(k.AttributeName)
+			cfg.SortKey = aws.ToString(k.AttributeName)
 		}
 	}
 	cfg.Indexes = indexesFromDescription(out.Table)
@@ -200,13 +201,6 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 // DescribeTable passes through (it returns no items).
 func (c *Client) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
 	return c.api.DescribeTable(ctx, in, optFns...)
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 func legacyKeys[V any](m map[string]V) []string { return slices.Collect(maps.Keys(m)) }

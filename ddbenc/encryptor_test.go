@@ -730,11 +730,7 @@ func TestWrappedContentKeySize(t *testing.T) {
 	kek, _ := provider.AESWrappingKey(bytes.Repeat([]byte{1}, 16))
 	hm := mustHMAC(t, macKey)
 	for desc, want := range map[string]int{"": 32, "AES/128": 16, "AES/192": 24, "AES/256": 32} {
-		p, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) {
-			if desc != "" {
-				o.MaterialDescription = map[string]string{legacy.ContentKeyAlg: desc}
-			}
-		})
+		p, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) { o.ContentKeyAlgorithm = desc })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -747,11 +743,12 @@ func TestWrappedContentKeySize(t *testing.T) {
 		if len(m.EncryptionKey) != want {
 			t.Errorf("%q: content key is %d bytes, want %d", desc, len(m.EncryptionKey), want)
 		}
+		if got := m.MaterialDescription[legacy.ContentKeyAlg]; got != desc && (desc != "" || got != "AES") {
+			t.Errorf("%q: %s written as %q", desc, legacy.ContentKeyAlg, got)
+		}
 	}
 	for _, bad := range []string{"AES/100", "DES/56", "AES/x"} {
-		_, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) {
-			o.MaterialDescription = map[string]string{legacy.ContentKeyAlg: bad}
-		})
+		_, err := provider.NewWrapped(kek, hm, nil, func(o *provider.WrappedOptions) { o.ContentKeyAlgorithm = bad })
 		if !errors.Is(err, ddbenc.ErrInvalidConfig) {
 			t.Errorf("%q: NewWrapped = %v, want ErrInvalidConfig", bad, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
@@ -279,7 +280,7 @@ func (t *table) stripProjection(op string, proj **string, attrsToGet *[]string, 
 	if *proj == nil && len(*attrsToGet) == 0 {
 		return nil, false, nil
 	}
-	p, err := parseProjection(deref(*proj), *attrsToGet, *names)
+	p, err := parseProjection(aws.ToString(*proj), *attrsToGet, *names)
 	if err != nil {
 		return nil, false, unsupported(op, t.enc.TableName(), "", "%v", err)
 	}

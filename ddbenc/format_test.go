@@ -3,6 +3,7 @@ package ddbenc_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 
@@ -34,15 +35,42 @@ func TestDecryptDBESDKItem(t *testing.T) {
 	}
 }
 
+// descProvider adds entries to the description its provider returns, as a
+// third-party provider might.
+type descProvider struct {
+	ddbenc.MaterialsProvider
+	extra map[string]string
+}
+
+func (p descProvider) EncryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
+	m, err := p.MaterialsProvider.EncryptionMaterials(ctx, ec)
+	if err != nil {
+		return nil, err
+	}
+	desc := maps.Clone(m.MaterialDescription)
+	if desc == nil {
+		desc = map[string]string{}
+	}
+	maps.Copy(desc, p.extra)
+	m.MaterialDescription = desc
+	return m, nil
+}
+
 func TestProviderDescriptionCarriesEncryptorEntry(t *testing.T) {
 	for _, k := range []string{legacy.SymMode, legacy.SigningAlgorithm} {
-		p, err := provider.NewStatic(aesKey, mustHMAC(t, macKey), nil, func(o *provider.StaticOptions) {
+		// The library's providers refuse such entries at construction...
+		_, err := provider.NewStatic(aesKey, mustHMAC(t, macKey), nil, func(o *provider.StaticOptions) {
 			o.MaterialDescription = map[string]string{k: "x"}
 		})
+		if !errors.Is(err, ddbenc.ErrInvalidConfig) || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s: NewStatic = %v, want ErrInvalidConfig naming the entry", k, err)
+		}
+		// ...and the encryptor refuses a provider that returns one.
+		static, err := provider.NewStatic(aesKey, mustHMAC(t, macKey), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		e := newEncryptor(t, p, testActions)
+		e := newEncryptor(t, descProvider{static, map[string]string{k: "x"}}, testActions)
 		_, err = e.EncryptItem(context.Background(), map[string]types.AttributeValue{
 			pk: &types.AttributeValueMemberS{Value: "p"}, sk: &types.AttributeValueMemberN{Value: "1"},
 		})

@@ -3,11 +3,12 @@ package ddbenc
 import (
 	"fmt"
 	"maps"
-	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/internal/awsarn"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
@@ -32,13 +33,13 @@ func (ix Index) keyNamesOf() []string {
 func indexesFromDescription(td *types.TableDescription) []Index {
 	var out []Index
 	add := func(name *string, schema []types.KeySchemaElement) {
-		ix := Index{Name: deref(name)}
+		ix := Index{Name: aws.ToString(name)}
 		for _, k := range schema {
 			switch k.KeyType {
 			case types.KeyTypeHash:
-				ix.PartitionKey = deref(k.AttributeName)
+				ix.PartitionKey = aws.ToString(k.AttributeName)
 			case types.KeyTypeRange:
-				ix.SortKey = deref(k.AttributeName)
+				ix.SortKey = aws.ToString(k.AttributeName)
 			}
 		}
 		out = append(out, ix)
@@ -165,16 +166,8 @@ func validateIndexes(cfg TableConfig) error {
 // (arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME), which DynamoDB accepts
 // wherever a table name is expected; any other string is returned unchanged.
 func tableNameOf(s string) string {
-	if !strings.HasPrefix(s, "arn:") {
-		return s
+	if name, ok := awsarn.DynamoDBTable(s); ok {
+		return name
 	}
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[2] != "dynamodb" {
-		return s
-	}
-	name, ok := strings.CutPrefix(parts[5], "table/")
-	if !ok || name == "" || strings.Contains(name, "/") {
-		return s
-	}
-	return name
+	return s
 }

@@ -28,7 +28,7 @@ func checkValue(v types.AttributeValue, depth int) error {
 			return x.Value[i]
 		})
 	case *types.AttributeValueMemberL:
-		if depth > 32 {
+		if depth > legacy.MaxDepth {
 			return nil // the serializer reports excessive depth
 		}
 		for _, e := range x.Value {
@@ -37,7 +37,7 @@ func checkValue(v types.AttributeValue, depth int) error {
 			}
 		}
 	case *types.AttributeValueMemberM:
-		if depth > 32 {
+		if depth > legacy.MaxDepth {
 			return nil
 		}
 		for _, e := range x.Value {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/google/go-cmp/cmp"
 
@@ -258,37 +259,32 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 	}
 }
 
-// offlineStore is a read-only MaterialStore over the metastore items of a
-// vector file (spec 7.6): the MetaStore table without DynamoDB.
-type offlineStore struct {
-	enc   *ddbenc.Encryptor
-	items []testvectors.Item
+// offlineTable is a read-only MetaStore table over the metastore items of a
+// vector file (spec 7.6): a MetaStore reads its materials without DynamoDB.
+type offlineTable []testvectors.Item
+
+func newOfflineStore(table string, items []testvectors.Item, p ddbenc.MaterialsProvider) (*provider.MetaStore, error) {
+	return provider.NewMetaStore(offlineTable(items), table, p)
 }
 
-func newOfflineStore(table string, items []testvectors.Item, p ddbenc.MaterialsProvider) (*offlineStore, error) {
-	enc, err := provider.MetaStoreEncryptor(table, p)
-	if err != nil {
-		return nil, err
-	}
-	return &offlineStore{enc: enc, items: items}, nil
-}
-
-func (s *offlineStore) Provider(ctx context.Context, name string, version int64) (ddbenc.MaterialsProvider, error) {
-	for _, it := range s.items {
+func (t offlineTable) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	name, _ := in.Key["N"].(*types.AttributeValueMemberS)
+	version, _ := in.Key["V"].(*types.AttributeValueMemberN)
+	for _, it := range t {
 		n, _ := it["N"].(*types.AttributeValueMemberS)
 		v, _ := it["V"].(*types.AttributeValueMemberN)
-		if n != nil && v != nil && n.Value == name && v.Value == fmt.Sprint(version) {
-			return provider.ProviderFromMetaStoreItem(ctx, s.enc, it, name, version)
+		if n != nil && v != nil && name != nil && version != nil && n.Value == name.Value && v.Value == version.Value {
+			return &dynamodb.GetItemOutput{Item: it}, nil
 		}
 	}
-	return nil, fmt.Errorf("%w: no metastore item %s#%d", ddbenc.ErrWrongKey, name, version)
+	return &dynamodb.GetItemOutput{}, nil
 }
 
-func (s *offlineStore) MaxVersion(context.Context, string) (int64, bool, error) {
-	return 0, false, errors.New("offline store is read-only")
+func (offlineTable) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return nil, errors.New("offline store is read-only")
 }
 
-func (s *offlineStore) GetOrCreate(context.Context, string, int64) (ddbenc.MaterialsProvider, error) {
+func (offlineTable) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
 	return nil, errors.New("offline store is read-only")
 }
 

@@ -30,7 +30,7 @@ import (
 func newMetaStore(t *testing.T, region, table, keyARN string) *provider.MetaStore {
 	t.Helper()
 	ddb := env.DynamoDB(region)
-	if err := provider.CreateMetaStoreTable(context.Background(), ddb, table, false); err != nil {
+	if err := provider.CreateMetaStoreTable(context.Background(), ddb, table); err != nil {
 		t.Fatal(err)
 	}
 	return metaStoreFor(t, region, table, keyARN)
@@ -322,7 +322,7 @@ func runMostRecentVectors(t *testing.T, root, regionPrefix string) []string {
 			// bound into its items' signatures, so it cannot be renamed.
 			region := fmt.Sprintf("%s-%d", regionPrefix, i)
 			ddb := env.DynamoDB(region)
-			if err := provider.CreateMetaStoreTable(ctx, ddb, s.Metastore.TableName, false); err != nil {
+			if err := provider.CreateMetaStoreTable(ctx, ddb, s.Metastore.TableName); err != nil {
 				t.Fatal(err)
 			}
 			meta, err := sc.Ciphertext(s.Metastore.Ciphertext)

@@ -6,18 +6,16 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"maps"
 	"slices"
-	"strconv"
-	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
-	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/awsarn"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -89,37 +87,13 @@ type DirectKMSOptions struct {
 	AllowCrossRegion bool
 }
 
-// keyARN is a parsed KMS key ARN.
-type keyARN struct {
-	partition, region, account, id string
-}
-
-func (a keyARN) mrk() bool { return strings.HasPrefix(a.id, "mrk-") }
-
-func (a keyARN) String() string {
-	return "arn:" + a.partition + ":kms:" + a.region + ":" + a.account + ":key/" + a.id
-}
-
-// parseKeyARN parses "arn:PARTITION:kms:REGION:ACCOUNT:key/ID".
-func parseKeyARN(s string) (keyARN, bool) {
-	parts := strings.SplitN(s, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "kms" {
-		return keyARN{}, false
-	}
-	id, ok := strings.CutPrefix(parts[5], "key/")
-	if !ok || id == "" || parts[1] == "" || parts[3] == "" || parts[4] == "" {
-		return keyARN{}, false
-	}
-	return keyARN{partition: parts[1], region: parts[3], account: parts[4], id: id}, true
-}
-
 // sameOrRelatedMRK reports whether got is want, or a replica of the same
 // multi-Region key in another Region.
-func sameOrRelatedMRK(want, got keyARN) bool {
+func sameOrRelatedMRK(want, got awsarn.KMSKey) bool {
 	if got == want {
 		return true
 	}
-	return want.mrk() && got.id == want.id && got.partition == want.partition && got.account == want.account
+	return want.MultiRegion() && got.ID == want.ID && got.Partition == want.Partition && got.Account == want.Account
 }
 
 // DirectKMS is the direct KMS materials provider (Java
@@ -129,9 +103,9 @@ func sameOrRelatedMRK(want, got keyARN) bool {
 // spec §6.5. Every KMS call goes to the key ARN's Region.
 type DirectKMS struct {
 	client       KMSAPI
-	clientRegion string // the client's configured Region, "" when unknown
-	keyID        string // as configured
-	arn          keyARN // zero when AllowKeyIDOrAlias accepted a non-ARN
+	clientRegion string        // the client's configured Region, "" when unknown
+	keyID        string        // as configured
+	arn          awsarn.KMSKey // zero when AllowKeyIDOrAlias accepted a non-ARN
 	opts         DirectKMSOptions
 	contentAlg   string
 	contentBits  int
@@ -142,8 +116,8 @@ type DirectKMS struct {
 
 // Defaults of the KMS provider's descriptors.
 const (
-	DefaultKMSContentKeyAlgorithm = "AES/256"
-	DefaultKMSSigningAlgorithm    = "HmacSHA256/256"
+	defaultKMSContentKeyAlgorithm = "AES/256"
+	defaultKMSSigningAlgorithm    = "HmacSHA256/256"
 	kmsDataKeyBytes               = 32
 )
 
@@ -170,15 +144,15 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 	p.opts.GrantTokens = slices.Clone(opts.GrantTokens)
 	p.opts.MaterialDescription = maps.Clone(opts.MaterialDescription)
 	p.opts.Discovery.Accounts = slices.Clone(opts.Discovery.Accounts)
-	if a, ok := parseKeyARN(keyARN); ok {
+	if a, ok := awsarn.ParseKMSKey(keyARN); ok {
 		p.arn = a
 	} else if !opts.AllowKeyIDOrAlias || keyARN == "" {
 		return nil, bad("KMS key must be a key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID); a key id or alias needs AllowKeyIDOrAlias")
 	}
-	if p.arn.mrk() && !opts.AllowCrossRegion && p.clientRegion != "" && p.clientRegion != p.arn.region {
+	if p.arn.MultiRegion() && !opts.AllowCrossRegion && p.clientRegion != "" && p.clientRegion != p.arn.Region {
 		local := p.arn
-		local.region = p.clientRegion
-		return nil, bad("multi-Region KMS key %s is in Region %s but the KMS client's Region is %s: configure the local replica %s, or set AllowCrossRegion to call Region %s", p.arn, p.arn.region, p.clientRegion, local, p.arn.region)
+		local.Region = p.clientRegion
+		return nil, bad("multi-Region KMS key %s is in Region %s but the KMS client's Region is %s: configure the local replica %s, or set AllowCrossRegion to call Region %s", p.arn, p.arn.Region, p.clientRegion, local, p.arn.Region)
 	}
 	switch opts.Mode {
 	case KMSStrict, KMSUncheckedLegacy:
@@ -190,11 +164,11 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 		return nil, bad("unknown KMS decrypt mode %d", opts.Mode)
 	}
 	var err error
-	p.contentAlg = cmp.Or(opts.ContentKeyAlgorithm, DefaultKMSContentKeyAlgorithm)
+	p.contentAlg = cmp.Or(opts.ContentKeyAlgorithm, defaultKMSContentKeyAlgorithm)
 	if p.contentBits, err = legacy.ContentKeyBits(p.contentAlg); err != nil {
 		return nil, bad("%v", err)
 	}
-	p.macAlg = cmp.Or(opts.SigningAlgorithm, DefaultKMSSigningAlgorithm)
+	p.macAlg = cmp.Or(opts.SigningAlgorithm, defaultKMSSigningAlgorithm)
 	if p.macName, p.macBits, err = legacy.MACKeySpec(p.macAlg); err != nil {
 		return nil, bad("%v", err)
 	}
@@ -209,9 +183,6 @@ func NewDirectKMS(client KMSAPI, keyARN string, optFns ...func(*DirectKMSOptions
 	return p, nil
 }
 
-// KeyARN returns the configured key ARN (or key id / alias).
-func (p *DirectKMS) KeyARN() string { return p.keyID }
-
 // regionOf returns the Region client is configured with, or "" when the
 // client does not tell (only *kms.Client and types with its Options method).
 func regionOf(client KMSAPI) string {
@@ -223,13 +194,13 @@ func regionOf(client KMSAPI) string {
 
 // region pins a call to the key ARN's Region, whatever the client's Region.
 func (p *DirectKMS) region(o *kms.Options) {
-	if p.arn.region != "" {
-		o.Region = p.arn.region
+	if p.arn.Region != "" {
+		o.Region = p.arn.Region
 	}
 }
 
 // callRegion is the Region KMS calls go to, "" when unknown.
-func (p *DirectKMS) callRegion() string { return cmp.Or(p.arn.region, p.clientRegion) }
+func (p *DirectKMS) callRegion() string { return cmp.Or(p.arn.Region, p.clientRegion) }
 
 // kmsContext builds the legacy KMS encryption context (spec §6.5).
 func kmsContext(ec ddbenc.EncryptionContext, contentAlg, macAlg string) (map[string]string, error) {
@@ -276,64 +247,6 @@ func deriveKeys(dataKey []byte, contentBits, macBits int) (enc, mac []byte, err 
 	return enc, mac, nil
 }
 
-// kmsError classifies a KMS failure, keeping the SDK error reachable.
-// sentKeyID says whether the request named the configured key; ec is the
-// item's context (for naming what the KMS encryption context binds). The
-// message names keys, Regions, the table and key attribute names, never
-// attribute values, encryption context values or blobs.
-func (p *DirectKMS) kmsError(op string, sentKeyID bool, ec ddbenc.EncryptionContext, err error) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	var (
-		incorrect *kmstypes.IncorrectKeyException
-		notFound  *kmstypes.NotFoundException
-		invalidCT *kmstypes.InvalidCiphertextException
-	)
-	switch {
-	case errors.As(err, &notFound) && sentKeyID:
-		return fmt.Errorf("%w: provider: KMS %s: %s: %w", ddbenc.ErrWrongKey, op, p.notFoundText(), err)
-	case errors.As(err, &incorrect), errors.As(err, &notFound):
-		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrWrongKey, op, p.keyID, err)
-	case errors.As(err, &invalidCT) && op == "Decrypt":
-		// The item's key values, table or description are not those the data
-		// key was bound to, or the blob was changed: an integrity failure, so
-		// the error is also an ErrSignature, as with providers that verify
-		// the signature first.
-		return fmt.Errorf("%w: provider: KMS Decrypt with key %s (the item's integrity check failed: %w): %s: %w", ddbenc.ErrDecryption, p.keyID, ddbenc.ErrSignature, contextMismatchText(ec), err)
-	case errors.As(err, &invalidCT):
-		return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrDecryption, op, p.keyID, err)
-	}
-	return fmt.Errorf("%w: provider: KMS %s with key %s: %w", ddbenc.ErrKeyUnavailable, op, p.keyID, err)
-}
-
-// notFoundText says that the configured key does not exist where it was
-// called.
-func (p *DirectKMS) notFoundText() string {
-	where := "the KMS client's Region"
-	if r := p.callRegion(); r != "" {
-		where = "Region " + r
-	}
-	return fmt.Sprintf("KMS key %s does not exist in %s; for a multi-Region key, create its replica there or configure the local replica's ARN", p.keyID, where)
-}
-
-// contextMismatchText explains an InvalidCiphertextException on Decrypt:
-// what the KMS encryption context binds, naming the configuration inputs
-// (the signed table name and the key attribute names) but no values.
-func contextMismatchText(ec ddbenc.EncryptionContext) string {
-	table := "no table name"
-	if ec.TableName != "" {
-		table = "the table name (signed table name " + strconv.Quote(ec.TableName) + ")"
-	}
-	sortKey := "no sort key attribute"
-	if ec.SortKeyName != "" {
-		sortKey = "the sort key attribute name " + strconv.Quote(ec.SortKeyName)
-	}
-	return fmt.Sprintf("KMS refused the item's data key (InvalidCiphertextException): the KMS encryption context differs from the writer's, or the data key is damaged; "+
-		"%s, the partition key attribute name %q and %s must equal the writer's, and the item's key values and material description (its algorithms) are bound too",
-		table, ec.PartitionKeyName, sortKey)
-}
-
 // EncryptionMaterials calls GenerateDataKey and derives the item's keys.
 func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
 	kmsEC, err := kmsContext(ec, p.contentAlg, p.macAlg)
@@ -342,7 +255,7 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	}
 	out, err := p.client.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{
 		KeyId:             &p.keyID,
-		NumberOfBytes:     ptr(int32(kmsDataKeyBytes)),
+		NumberOfBytes:     aws.Int32(kmsDataKeyBytes),
 		EncryptionContext: kmsEC,
 		GrantTokens:       p.opts.GrantTokens,
 	}, p.region)
@@ -352,10 +265,10 @@ func (p *DirectKMS) EncryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	if len(out.Plaintext) != kmsDataKeyBytes || len(out.CiphertextBlob) == 0 {
 		return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey returned a malformed data key", ddbenc.ErrKeyUnavailable)
 	}
-	if p.arn.id != "" {
-		got, ok := parseKeyARN(deref(out.KeyId))
+	if p.arn.ID != "" {
+		got, ok := awsarn.ParseKMSKey(aws.ToString(out.KeyId))
 		if !ok || got != p.arn {
-			return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey used key %q, not the configured %s", ddbenc.ErrWrongKey, deref(out.KeyId), p.arn)
+			return nil, fmt.Errorf("%w: provider: KMS GenerateDataKey used key %q, not the configured %s", ddbenc.ErrWrongKey, aws.ToString(out.KeyId), p.arn)
 		}
 	}
 	enc, mac, err := deriveKeys(out.Plaintext, p.contentBits, p.macBits)
@@ -390,12 +303,12 @@ func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	if err != nil || len(blob) == 0 {
 		return nil, fmt.Errorf("%w: provider: item has no valid KMS data key", ddbenc.ErrMalformed)
 	}
-	contentAlg := cmp.Or(d[legacy.ContentKeyAlg], DefaultKMSContentKeyAlgorithm)
+	contentAlg := cmp.Or(d[legacy.ContentKeyAlg], defaultKMSContentKeyAlgorithm)
 	contentBits, err := legacy.ContentKeyBits(contentAlg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
 	}
-	macAlg := cmp.Or(d[legacy.MACAlgorithm], DefaultKMSSigningAlgorithm)
+	macAlg := cmp.Or(d[legacy.MACAlgorithm], defaultKMSSigningAlgorithm)
 	macName, macBits, err := legacy.MACKeySpec(macAlg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: provider: %v", ddbenc.ErrMalformed, err)
@@ -414,7 +327,7 @@ func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 		return nil, p.kmsError("Decrypt", in.KeyId != nil, ec, err)
 	}
 	defer clear(out.Plaintext)
-	if err := p.checkDecryptKey(deref(out.KeyId)); err != nil {
+	if err := p.checkDecryptKey(aws.ToString(out.KeyId)); err != nil {
 		return nil, err
 	}
 	if len(out.Plaintext) != kmsDataKeyBytes {
@@ -433,32 +346,23 @@ func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 
 // checkDecryptKey applies the decrypt mode to the key KMS says it used.
 func (p *DirectKMS) checkDecryptKey(reported string) error {
-	got, ok := parseKeyARN(reported)
+	got, ok := awsarn.ParseKMSKey(reported)
 	switch p.opts.Mode {
 	case KMSUncheckedLegacy:
 		return nil
 	case KMSDiscovery:
-		if ok && got.partition == p.opts.Discovery.Partition && slices.Contains(p.opts.Discovery.Accounts, got.account) {
+		if ok && got.Partition == p.opts.Discovery.Partition && slices.Contains(p.opts.Discovery.Accounts, got.Account) {
 			return nil
 		}
 		return fmt.Errorf("%w: provider: item's data key was protected by %q, which the discovery filter does not allow", ddbenc.ErrWrongKey, reported)
 	}
-	if p.arn.id == "" {
+	if p.arn.ID == "" {
 		return nil // AllowKeyIDOrAlias: KMS checked the KeyId
 	}
 	if ok && sameOrRelatedMRK(p.arn, got) {
 		return nil
 	}
 	return fmt.Errorf("%w: provider: item's data key was protected by %q, not the configured %s", ddbenc.ErrWrongKey, reported, p.arn)
-}
-
-func ptr[T any](v T) *T { return &v }
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
 }
 
 var _ ddbenc.MaterialsProvider = (*DirectKMS)(nil)

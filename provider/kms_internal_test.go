@@ -3,6 +3,8 @@ package provider
 import (
 	"encoding/hex"
 	"testing"
+
+	"github.com/ddbec/ddbec-go/internal/awsarn"
 )
 
 func TestHKDFVector(t *testing.T) {
@@ -23,27 +25,16 @@ func TestHKDFVector(t *testing.T) {
 	}
 }
 
-func TestParseKeyARN(t *testing.T) {
-	a, ok := parseKeyARN("arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd")
-	if !ok || a.partition != "aws" || a.region != "us-west-2" || a.account != "111122223333" || a.id != "mrk-1234abcd" || !a.mrk() {
-		t.Fatalf("parseKeyARN = %+v, %v", a, ok)
-	}
-	if a.String() != "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd" {
-		t.Errorf("String() = %s", a)
-	}
-	for _, bad := range []string{"", "mrk-1234", "alias/x", "arn:aws:kms:us-east-1:111122223333:alias/x", "arn:aws:s3:::bucket", "arn:aws:kms::111122223333:key/x", "arn:aws:kms:us-east-1:111122223333:key/"} {
-		if _, ok := parseKeyARN(bad); ok {
-			t.Errorf("parseKeyARN(%q) accepted", bad)
-		}
-	}
-	east, _ := parseKeyARN("arn:aws:kms:us-east-1:111122223333:key/mrk-1")
-	west, _ := parseKeyARN("arn:aws:kms:us-west-2:111122223333:key/mrk-1")
-	other, _ := parseKeyARN("arn:aws:kms:us-west-2:999999999999:key/mrk-1")
-	single1, _ := parseKeyARN("arn:aws:kms:us-east-1:111122223333:key/1")
-	single2, _ := parseKeyARN("arn:aws:kms:us-west-2:111122223333:key/1")
-	cn, _ := parseKeyARN("arn:aws-cn:kms:us-west-2:111122223333:key/mrk-1")
+// The ARN parser itself is tested in internal/awsarn.
+func TestSameOrRelatedMRK(t *testing.T) {
+	east, _ := awsarn.ParseKMSKey("arn:aws:kms:us-east-1:111122223333:key/mrk-1")
+	west, _ := awsarn.ParseKMSKey("arn:aws:kms:us-west-2:111122223333:key/mrk-1")
+	other, _ := awsarn.ParseKMSKey("arn:aws:kms:us-west-2:999999999999:key/mrk-1")
+	single1, _ := awsarn.ParseKMSKey("arn:aws:kms:us-east-1:111122223333:key/1")
+	single2, _ := awsarn.ParseKMSKey("arn:aws:kms:us-west-2:111122223333:key/1")
+	cn, _ := awsarn.ParseKMSKey("arn:aws-cn:kms:us-west-2:111122223333:key/mrk-1")
 	for _, c := range []struct {
-		want, got keyARN
+		want, got awsarn.KMSKey
 		ok        bool
 	}{{west, east, true}, {east, west, true}, {west, other, false}, {single1, single2, false}, {single1, single1, true}, {west, cn, false}} {
 		if sameOrRelatedMRK(c.want, c.got) != c.ok {

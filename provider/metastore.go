@@ -66,29 +66,40 @@ func NewMetaStore(api MetaStoreAPI, table string, p ddbenc.MaterialsProvider) (*
 	if api == nil {
 		return nil, fmt.Errorf("%w: provider: a DynamoDB client is required", ddbenc.ErrInvalidConfig)
 	}
-	enc, err := MetaStoreEncryptor(table, p)
+	// The items: N and V signed, everything else encrypted and signed.
+	enc, err := ddbenc.NewEncryptor(ddbenc.TableConfig{
+		TableName: table, PartitionKey: metaName, SortKey: metaVersion,
+		Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: p,
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &MetaStore{api: api, table: table, enc: enc}, nil
 }
 
-// MetaStoreEncryptor returns the Encryptor for items of a MetaStore table:
-// N and V signed, everything else encrypted and signed.
-func MetaStoreEncryptor(table string, p ddbenc.MaterialsProvider) (*ddbenc.Encryptor, error) {
-	return ddbenc.NewEncryptor(ddbenc.TableConfig{
-		TableName: table, PartitionKey: metaName, SortKey: metaVersion,
-		Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: p,
-	})
+// MetaStoreTableAPI is the part of the DynamoDB client CreateMetaStoreTable
+// calls.
+type MetaStoreTableAPI interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	dynamodb.DescribeTableAPIClient
+}
+
+var _ MetaStoreTableAPI = (*dynamodb.Client)(nil)
+
+// CreateMetaStoreTableOptions are the optional settings of
+// CreateMetaStoreTable.
+type CreateMetaStoreTableOptions struct {
+	// Stream adds a NEW_AND_OLD_IMAGES stream, for global tables.
+	Stream bool
 }
 
 // CreateMetaStoreTable creates an on-demand MetaStore table (N S, V N) and
-// waits until it is active. stream adds a NEW_AND_OLD_IMAGES stream, for
-// global tables.
-func CreateMetaStoreTable(ctx context.Context, api interface {
-	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
-	dynamodb.DescribeTableAPIClient
-}, table string, stream bool) error {
+// waits until it is active.
+func CreateMetaStoreTable(ctx context.Context, api MetaStoreTableAPI, table string, optFns ...func(*CreateMetaStoreTableOptions)) error {
+	var opts CreateMetaStoreTableOptions
+	for _, fn := range optFns {
+		fn(&opts)
+	}
 	in := &dynamodb.CreateTableInput{
 		TableName: &table,
 		AttributeDefinitions: []types.AttributeDefinition{
@@ -101,7 +112,7 @@ func CreateMetaStoreTable(ctx context.Context, api interface {
 		},
 		BillingMode: types.BillingModePayPerRequest,
 	}
-	if stream {
+	if opts.Stream {
 		in.StreamSpecification = &types.StreamSpecification{StreamEnabled: aws.Bool(true), StreamViewType: types.StreamViewTypeNewAndOldImages}
 	}
 	if _, err := api.CreateTable(ctx, in); err != nil {
@@ -126,7 +137,7 @@ func (m *MetaStore) Provider(ctx context.Context, name string, version int64) (d
 	if out.Item == nil {
 		return nil, fmt.Errorf("%w: provider: MetaStore %s has no material %s#%d", ddbenc.ErrWrongKey, m.table, name, version)
 	}
-	return ProviderFromMetaStoreItem(ctx, m.enc, out.Item, name, version)
+	return m.providerFromItem(ctx, out.Item, name, version)
 }
 
 // MaxVersion queries the newest version of name.
@@ -198,12 +209,12 @@ func (m *MetaStore) GetOrCreate(ctx context.Context, name string, version int64)
 	return materialsProvider(encKey, "HmacSHA256", macKey, name, version)
 }
 
-// ProviderFromMetaStoreItem verifies and decrypts a stored MetaStore item
-// with enc (see MetaStoreEncryptor) and returns the wrapped provider of that
-// material version: enc as AES key-encryption key, int as HMAC key, and the
-// description entry amzn-ddb-meta-id = "name#version".
-func ProviderFromMetaStoreItem(ctx context.Context, enc *ddbenc.Encryptor, stored map[string]types.AttributeValue, name string, version int64) (ddbenc.MaterialsProvider, error) {
-	item, err := enc.DecryptItem(ctx, stored)
+// providerFromItem verifies and decrypts a stored MetaStore item and returns
+// the wrapped provider of that material version: enc as AES key-encryption
+// key, int as HMAC key, and the description entry amzn-ddb-meta-id =
+// "name#version".
+func (m *MetaStore) providerFromItem(ctx context.Context, stored map[string]types.AttributeValue, name string, version int64) (ddbenc.MaterialsProvider, error) {
+	item, err := m.enc.DecryptItem(ctx, stored)
 	if err != nil {
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
@@ -29,11 +30,13 @@ func TestConstructorErrors(t *testing.T) {
 	_, cases["wrapped nil key"] = NewWrapped(nil, hm, nil)
 	_, cases["wrapped no signing"] = NewWrapped(kek, nil, nil)
 	_, cases["asymmetric nil"] = NewAsymmetricStatic(nil, hm, nil)
-	_, cases["wrap alg unusable"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: RSAOAEP256}
+	_, cases["wrap alg unusable"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) { o.WrapAlgorithm = RSAOAEP256 })
+	_, cases["pkcs1 for writing"] = NewWrapped(rsaWrite, hm, nil, func(o *WrappedOptions) { o.WrapAlgorithm = "RSA/ECB/PKCS1Padding" })
+	_, cases["wrap alg in description"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
+		o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: AESWrap}
 	})
-	_, cases["pkcs1 for writing"] = NewWrapped(rsaWrite, hm, nil, func(o *WrappedOptions) {
-		o.MaterialDescription = map[string]string{legacy.WrapAlgorithm: "RSA/ECB/PKCS1Padding"}
+	_, cases["content key alg in description"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
+		o.MaterialDescription = map[string]string{legacy.ContentKeyAlg: "AES/128"}
 	})
 	_, cases["reserved description entry"] = NewWrapped(kek, hm, nil, func(o *WrappedOptions) {
 		o.MaterialDescription = map[string]string{legacy.EnvelopeKey: "x"}
@@ -99,5 +102,38 @@ func TestLenientBase64(t *testing.T) {
 		if err != nil || !bytes.Equal(got, want) {
 			t.Errorf("decodeBase64Lenient = %x, %v", got, err)
 		}
+	}
+}
+
+func TestWrappedTypedOptions(t *testing.T) {
+	ctx := context.Background()
+	hm, _ := signing.NewHMAC("HmacSHA256", []byte("k"))
+	kek, _ := AESWrappingKey(make([]byte, 16))
+	for entry, field := range map[string]string{legacy.ContentKeyAlg: "ContentKeyAlgorithm", legacy.WrapAlgorithm: "WrapAlgorithm"} {
+		_, err := NewWrapped(kek, hm, nil, func(o *WrappedOptions) { o.MaterialDescription = map[string]string{entry: "AES"} })
+		if !errors.Is(err, ddbenc.ErrInvalidConfig) || !strings.Contains(err.Error(), "WrappedOptions."+field) {
+			t.Errorf("%s in MaterialDescription: %v, want ErrInvalidConfig naming %s", entry, err, field)
+		}
+	}
+	priv, _ := rsa.GenerateKey(rand.Reader, 1024)
+	wk, _ := RSAWrappingKey(nil, priv)
+	const sha1OAEP = "RSA/ECB/OAEPWithSHA-1AndMGF1Padding"
+	p, err := NewWrapped(wk, hm, nil, func(o *WrappedOptions) {
+		o.ContentKeyAlgorithm, o.WrapAlgorithm = "AES/128", sha1OAEP
+		o.MaterialDescription = map[string]string{"extra": "x"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := p.EncryptionMaterials(ctx, ddbenc.EncryptionContext{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := m.MaterialDescription
+	if len(m.EncryptionKey) != 16 || d[legacy.ContentKeyAlg] != "AES/128" || d[legacy.WrapAlgorithm] != sha1OAEP || d["extra"] != "x" {
+		t.Errorf("materials: %d-byte key, description %v", len(m.EncryptionKey), d)
+	}
+	if _, err := p.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: d}); err != nil {
+		t.Errorf("round trip: %v", err)
 	}
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/ddbec/ddbec-go/signing"
 )
 
-// Wrapping transformations (values of amzn-ddb-wrap-alg).
+// Wrapping transformations (values of WrappedOptions.WrapAlgorithm, written
+// to amzn-ddb-wrap-alg).
 const (
 	AESWrap    = "AESWrap"
 	RSAOAEP256 = "RSA/ECB/OAEPWithSHA-256AndMGF1Padding"
@@ -124,12 +125,19 @@ func (k *WrappingKey) unwrap(wrapped []byte, transformation string, keyLen int) 
 
 // WrappedOptions are the optional settings of NewWrapped.
 type WrappedOptions struct {
-	// MaterialDescription is the initial description of every item. Two
-	// entries change behaviour: amzn-ddb-env-alg ("AES/128", "AES/256"; the
-	// content key size, default AES/256, written as "AES" when not set, as the
-	// Java client does) and amzn-ddb-wrap-alg (the wrapping transformation;
-	// default AESWrap for an AES key, RSA/ECB/OAEPWithSHA-256AndMGF1Padding for
-	// RSA).
+	// ContentKeyAlgorithm is the content key descriptor, written to
+	// amzn-ddb-env-alg as given: "AES/128", "AES/192" or "AES/256". When
+	// unset, content keys are AES-256 and the entry is written as "AES", as
+	// the Java client does.
+	ContentKeyAlgorithm string
+	// WrapAlgorithm is the wrapping transformation, written to
+	// amzn-ddb-wrap-alg: AESWrap (the default for an AES key) or an RSA-OAEP
+	// transformation such as RSAOAEP256 (the default for an RSA key).
+	WrapAlgorithm string
+	// MaterialDescription holds extra entries for every item's description.
+	// It cannot hold amzn-ddb-env-alg or amzn-ddb-wrap-alg (set
+	// ContentKeyAlgorithm and WrapAlgorithm instead) nor the entries the
+	// provider or the encryptor write.
 	MaterialDescription map[string]string
 }
 
@@ -162,21 +170,24 @@ func NewWrapped(key *WrappingKey, signer signing.Signer, verifier signing.Verifi
 	if signer == nil && verifier == nil {
 		return nil, fmt.Errorf("%w: provider: a signing or verification key is required", ddbenc.ErrInvalidConfig)
 	}
+	for _, typed := range [...]struct{ entry, field string }{{legacy.ContentKeyAlg, "ContentKeyAlgorithm"}, {legacy.WrapAlgorithm, "WrapAlgorithm"}} {
+		if _, ok := opts.MaterialDescription[typed.entry]; ok {
+			return nil, fmt.Errorf("%w: provider: material description entry %q is set with WrappedOptions.%s, not in MaterialDescription", ddbenc.ErrInvalidConfig, typed.entry, typed.field)
+		}
+	}
 	w := &Wrapped{key: key, signer: signer, verifier: verifier, desc: maps.Clone(opts.MaterialDescription), keyBits: 256}
 	if w.desc == nil {
 		w.desc = map[string]string{}
 	}
-	if d, ok := w.desc[legacy.ContentKeyAlg]; ok {
+	if d := opts.ContentKeyAlgorithm; d != "" {
 		bits, err := legacy.ContentKeyBits(d)
 		if err != nil {
 			return nil, fmt.Errorf("%w: provider: unsupported content key algorithm %q", ddbenc.ErrInvalidConfig, d)
 		}
 		w.keyBits = bits
+		w.desc[legacy.ContentKeyAlg] = d
 	}
-	w.transfo = key.defaultTransformation()
-	if t, ok := w.desc[legacy.WrapAlgorithm]; ok {
-		w.transfo = t
-	}
+	w.transfo = cmp.Or(opts.WrapAlgorithm, key.defaultTransformation())
 	if k, ok := legacy.EncryptorEntry(w.desc); ok {
 		return nil, fmt.Errorf("%w: provider: material description entry %q is written by the encryptor and cannot be configured", ddbenc.ErrInvalidConfig, k)
 	}

@@ -33,7 +33,7 @@ func TestMostRecentProvider(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
 	key := fake.CreateKey("us-east-1", true)
-	if err := provider.CreateMetaStoreTable(ctx, inst.Client("us-east-1"), "CLIMeta", false); err != nil {
+	if err := provider.CreateMetaStoreTable(ctx, inst.Client("us-east-1"), "CLIMeta"); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"--table", "Users", "--partition-key", "id", "--actions", acts, "--provider", "most-recent",

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ddbec/ddbec-go/internal/awsarn"
 )
 
 // The key model: keys per Region, multi-Region primaries and replicas, key
@@ -127,12 +129,11 @@ func (s *Server) SetKeyState(arn, state string) error {
 
 // parseARN splits a key ARN of this server's partition and account.
 func (s *Server) parseARN(arn string) (region, id string, ok bool) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[1] != s.opts.Partition || parts[2] != "kms" || parts[4] != s.opts.Account {
+	k, ok := awsarn.ParseKMSKey(arn)
+	if !ok || k.Partition != s.opts.Partition || k.Account != s.opts.Account {
 		return "", "", false
 	}
-	id, ok = strings.CutPrefix(parts[5], "key/")
-	return parts[3], id, ok
+	return k.Region, k.ID, true
 }
 
 // resolve finds the key a KeyId parameter names in region: a key id or a key

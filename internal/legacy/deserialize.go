@@ -87,7 +87,7 @@ func (d *decoder) count(minSize int) (int, error) {
 }
 
 func (d *decoder) value(depth int) (types.AttributeValue, error) {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return nil, malformedError("nested too deeply")
 	}
 	if err := d.need(2); err != nil {

@@ -77,8 +77,10 @@ func appendSerialized(dst []byte, av types.AttributeValue, o Ordering) ([]byte, 
 	return serializer{ord: o}.append(dst, av, 0)
 }
 
-// maxDepth bounds nesting on write and read; DynamoDB allows 32 levels.
-const maxDepth = 64
+// MaxDepth bounds the nesting of lists and maps: on write and read of the
+// legacy format here, in the item checks of ddbenc and in the DynamoDB JSON
+// reader. DynamoDB allows 32 levels.
+const MaxDepth = 64
 
 func appendU32(dst []byte, n int) []byte { return binary.BigEndian.AppendUint32(dst, uint32(n)) }
 
@@ -104,8 +106,8 @@ func (s serializer) number(n string) (string, error) {
 }
 
 func (s serializer) append(dst []byte, av types.AttributeValue, depth int) ([]byte, error) {
-	if depth > maxDepth {
-		return nil, fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, maxDepth)
+	if depth > MaxDepth {
+		return nil, fmt.Errorf("%w: nested deeper than %d levels", ErrUnsupportedValue, MaxDepth)
 	}
 	switch v := av.(type) {
 	case *types.AttributeValueMemberB:

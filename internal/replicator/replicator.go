@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodbstreams"
@@ -163,14 +165,21 @@ func (r *Replicator) apply(ctx context.Context, rec stypes.Record) error {
 	if rec.Dynamodb == nil {
 		return nil
 	}
-	keys := convertItem(rec.Dynamodb.Keys)
+	// The SDK's converter copies every value byte for byte.
+	keys, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.Keys)
+	if err != nil {
+		return err
+	}
 	switch rec.EventName {
 	case stypes.OperationTypeInsert, stypes.OperationTypeModify:
 		if rec.Dynamodb.NewImage == nil {
 			return errors.New("stream has no new images (use StreamViewType NEW_IMAGE or NEW_AND_OLD_IMAGES)")
 		}
-		img := convertItem(rec.Dynamodb.NewImage)
-		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: ptr(true)})
+		img, err := attributevalue.FromDynamoDBStreamsMap(rec.Dynamodb.NewImage)
+		if err != nil {
+			return err
+		}
+		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return err
 		}
@@ -181,7 +190,7 @@ func (r *Replicator) apply(ctx context.Context, rec stypes.Record) error {
 			return err
 		}
 	case stypes.OperationTypeRemove:
-		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: ptr(true)})
+		cur, err := r.dst.GetItem(ctx, &dynamodb.GetItemInput{TableName: &r.table, Key: keys, ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return err
 		}
@@ -200,8 +209,6 @@ func (r *Replicator) apply(ctx context.Context, rec stypes.Record) error {
 	return nil
 }
 
-func ptr[T any](v T) *T { return &v }
-
 // sameItem compares two items by their canonical serialization (sets and
 // maps sorted, numbers canonical), so that set order does not matter.
 func sameItem(a, b map[string]types.AttributeValue) bool {
@@ -211,47 +218,4 @@ func sameItem(a, b map[string]types.AttributeValue) bool {
 	sa, errA := legacy.Serialize(&types.AttributeValueMemberM{Value: a}, legacy.JavaOrdering)
 	sb, errB := legacy.Serialize(&types.AttributeValueMemberM{Value: b}, legacy.JavaOrdering)
 	return errA == nil && errB == nil && bytes.Equal(sa, sb)
-}
-
-func convertItem(m map[string]stypes.AttributeValue) map[string]types.AttributeValue {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]types.AttributeValue, len(m))
-	for k, v := range m {
-		out[k] = convert(v)
-	}
-	return out
-}
-
-// convert copies a Streams attribute value into the DynamoDB type, byte for
-// byte.
-func convert(v stypes.AttributeValue) types.AttributeValue {
-	switch x := v.(type) {
-	case *stypes.AttributeValueMemberS:
-		return &types.AttributeValueMemberS{Value: x.Value}
-	case *stypes.AttributeValueMemberN:
-		return &types.AttributeValueMemberN{Value: x.Value}
-	case *stypes.AttributeValueMemberB:
-		return &types.AttributeValueMemberB{Value: x.Value}
-	case *stypes.AttributeValueMemberBOOL:
-		return &types.AttributeValueMemberBOOL{Value: x.Value}
-	case *stypes.AttributeValueMemberNULL:
-		return &types.AttributeValueMemberNULL{Value: x.Value}
-	case *stypes.AttributeValueMemberSS:
-		return &types.AttributeValueMemberSS{Value: x.Value}
-	case *stypes.AttributeValueMemberNS:
-		return &types.AttributeValueMemberNS{Value: x.Value}
-	case *stypes.AttributeValueMemberBS:
-		return &types.AttributeValueMemberBS{Value: x.Value}
-	case *stypes.AttributeValueMemberL:
-		l := make([]types.AttributeValue, len(x.Value))
-		for i, e := range x.Value {
-			l[i] = convert(e)
-		}
-		return &types.AttributeValueMemberL{Value: l}
-	case *stypes.AttributeValueMemberM:
-		return &types.AttributeValueMemberM{Value: convertItem(x.Value)}
-	}
-	return nil
 }

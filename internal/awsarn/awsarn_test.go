@@ -1,0 +1,35 @@
+package awsarn
+
+import "testing"
+
+func TestParseKMSKey(t *testing.T) {
+	a, ok := ParseKMSKey("arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd")
+	if !ok || a != (KMSKey{Partition: "aws", Region: "us-west-2", Account: "111122223333", ID: "mrk-1234abcd"}) || !a.MultiRegion() {
+		t.Fatalf("ParseKMSKey = %+v, %v", a, ok)
+	}
+	if a.String() != "arn:aws:kms:us-west-2:111122223333:key/mrk-1234abcd" {
+		t.Errorf("String() = %s", a)
+	}
+	if s, _ := ParseKMSKey("arn:aws-cn:kms:cn-north-1:111122223333:key/1"); s.MultiRegion() || s.Partition != "aws-cn" {
+		t.Errorf("single-Region key = %+v", s)
+	}
+	for _, bad := range []string{"", "mrk-1234", "alias/x", "arn:aws:kms:us-east-1:111122223333:alias/x", "arn:aws:s3:::bucket",
+		"arn:aws:kms::111122223333:key/x", "arn:aws:kms:us-east-1::key/x", "arn::kms:us-east-1:111122223333:key/x",
+		"arn:aws:kms:us-east-1:111122223333:key/", "arn:aws:kms:us-east-1:111122223333"} {
+		if _, ok := ParseKMSKey(bad); ok {
+			t.Errorf("ParseKMSKey(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDynamoDBTable(t *testing.T) {
+	if n, ok := DynamoDBTable("arn:aws:dynamodb:us-east-1:111122223333:table/T"); !ok || n != "T" {
+		t.Errorf("DynamoDBTable = %q, %v", n, ok)
+	}
+	for _, bad := range []string{"", "T", "arn:aws:dynamodb:us-east-1:111122223333:table/", "arn:aws:dynamodb:us-east-1:111122223333:table/T/index/I",
+		"arn:aws:dynamodb:us-east-1:111122223333:table/T/stream/x", "arn:aws:kms:us-east-1:111122223333:table/T", "arn:aws:dynamodb:us-east-1:111122223333"} {
+		if n, ok := DynamoDBTable(bad); ok {
+			t.Errorf("DynamoDBTable(%q) = %q", bad, n)
+		}
+	}
+}
