@@ -34,15 +34,29 @@ func TestDecryptDBESDKItem(t *testing.T) {
 	}
 }
 
+// descProvider hands out fixed encryption materials with the description
+// it is given, as a provider that does not check its description would.
+type descProvider struct {
+	ddbenc.MaterialsProvider
+	desc map[string]string
+	t    *testing.T
+}
+
+func (p descProvider) EncryptionMaterials(context.Context, ddbenc.EncryptionContext) (*ddbenc.EncryptionMaterials, error) {
+	return &ddbenc.EncryptionMaterials{EncryptionKey: aesKey, Signer: mustHMAC(p.t, macKey), MaterialDescription: p.desc}, nil
+}
+
 func TestProviderDescriptionCarriesEncryptorEntry(t *testing.T) {
 	for _, k := range []string{legacy.SymMode, legacy.SigningAlgorithm} {
-		p, err := provider.NewStatic(aesKey, mustHMAC(t, macKey), nil, func(o *provider.StaticOptions) {
+		// The providers refuse such a description when they are built...
+		_, err := provider.NewStatic(aesKey, mustHMAC(t, macKey), nil, func(o *provider.StaticOptions) {
 			o.MaterialDescription = map[string]string{k: "x"}
 		})
-		if err != nil {
-			t.Fatal(err)
+		if !errors.Is(err, ddbenc.ErrInvalidConfig) || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s: NewStatic = %v, want ErrInvalidConfig naming the entry", k, err)
 		}
-		e := newEncryptor(t, p, testActions)
+		// ...and the Encryptor refuses it from any other provider.
+		e := newEncryptor(t, descProvider{desc: map[string]string{k: "x"}, t: t}, testActions)
 		_, err = e.EncryptItem(context.Background(), map[string]types.AttributeValue{
 			pk: &types.AttributeValueMemberS{Value: "p"}, sk: &types.AttributeValueMemberN{Value: "1"},
 		})
