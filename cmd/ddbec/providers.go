@@ -81,15 +81,7 @@ func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
 		if c.encryptionKey == "" {
 			return nil, errors.New("--provider static needs --encryption-key")
 		}
-		k, err := keys.Get(c.encryptionKey)
-		if err != nil {
-			return nil, err
-		}
-		aes, err := k.AES()
-		if err != nil {
-			return nil, err
-		}
-		return provider.NewStatic(aes, signer, verifier)
+		return keys.Static(c.encryptionKey, signer, verifier)
 	case "wrapped":
 		unwrap := c.unwrappingKey
 		if unwrap == "" && c.wrappingKey != "" {
@@ -103,11 +95,7 @@ func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
 		if c.cmd == "decrypt" && unwrap == "" {
 			return nil, errors.New("decrypt with --provider wrapped needs --unwrapping-key")
 		}
-		wk, err := keys.WrappingKey(c.wrappingKey, unwrap)
-		if err != nil {
-			return nil, err
-		}
-		return provider.NewWrapped(wk, signer, verifier)
+		return keys.Wrapped(c.wrappingKey, unwrap, signer, verifier)
 	}
 	return nil, fmt.Errorf("--provider must be static, wrapped, kms or most-recent")
 }

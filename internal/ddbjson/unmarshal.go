@@ -88,6 +88,10 @@ func strictUnmarshal(data []byte, v any) error {
 	return nil
 }
 
+// DecodeBase64 decodes a binary value as DynamoDB JSON (and the vector
+// files) carry it: standard base64, padded, nothing outside the alphabet.
+func DecodeBase64(s string) ([]byte, error) { return base64.StdEncoding.DecodeString(s) }
+
 // typeKeys are the type keys of DynamoDB JSON.
 var typeKeys = map[string]bool{"S": true, "N": true, "B": true, "BOOL": true, "NULL": true, "SS": true, "NS": true, "BS": true, "L": true, "M": true}
 
@@ -120,7 +124,7 @@ func value(data []byte, l loc, depth int) (types.AttributeValue, error) {
 			if json.Unmarshal(r, &s) != nil {
 				return nil, bad("must be a base64 string")
 			}
-			b, err := base64.StdEncoding.DecodeString(s)
+			b, err := DecodeBase64(s)
 			if err != nil {
 				return nil, bad("is not valid base64")
 			}
@@ -147,7 +151,7 @@ func value(data []byte, l loc, depth int) (types.AttributeValue, error) {
 			}
 			bs := make([][]byte, len(ss))
 			for i, s := range ss {
-				b, err := base64.StdEncoding.DecodeString(s)
+				b, err := DecodeBase64(s)
 				if err != nil {
 					return nil, bad("element is not valid base64")
 				}
