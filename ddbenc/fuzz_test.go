@@ -2,7 +2,6 @@ package ddbenc_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/ddbec/ddbec-go/actions"
@@ -10,7 +9,6 @@ import (
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
-	"github.com/ddbec/ddbec-go/provider"
 )
 
 // FuzzDecryptItem feeds arbitrary items (DynamoDB JSON, seeded with every
@@ -18,29 +16,29 @@ import (
 // wrapped keys. It must never panic and never return plaintext together with
 // an error.
 func FuzzDecryptItem(f *testing.F) {
+	for _, seed := range testvectors.Seeds(f, testvectors.CiphertextItemSeeds) {
+		f.Add(seed)
+	}
 	root, err := testvectors.Root()
 	if err != nil {
 		f.Fatal(err)
 	}
-	seeds, err := testvectors.CiphertextItemsJSON(root)
+	keys, err := keyfile.Load(testvectors.KeysFile(root))
 	if err != nil {
 		f.Fatal(err)
 	}
-	if len(seeds) == 0 {
-		f.Fatal("empty seed corpus")
-	}
-	for _, seed := range seeds {
-		f.Add(seed)
-	}
-	keys, err := keyfile.Load(filepath.Join(root, "encrypted_item", "keys.json"))
+	verifier, err := keys.Verifier("hmacKey")
 	if err != nil {
 		f.Fatal(err)
 	}
-	verifier, _ := keys.Verifier("hmacKey")
-	aesKey, _ := keys["aesKey"].AES()
-	static, _ := provider.NewStatic(aesKey, nil, verifier)
-	kek, _ := provider.AESWrappingKey(aesKey)
-	wrapped, _ := provider.NewWrapped(kek, nil, verifier)
+	static, err := keys.Static("aesKey", nil, verifier)
+	if err != nil {
+		f.Fatal(err)
+	}
+	wrapped, err := keys.Wrapped("", "aesKey", nil, verifier)
+	if err != nil {
+		f.Fatal(err)
+	}
 	var encs []*ddbenc.Encryptor
 	for _, p := range []ddbenc.MaterialsProvider{static, wrapped} {
 		for _, acts := range []actions.Map{

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -81,10 +80,8 @@ func allProviders(t *testing.T) map[string]ddbenc.MaterialsProvider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake := fakekms.New(fakekms.Options{Seed: []byte("keys")})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(srv.URL, "us-east-1"), fake.CreateKey("us-east-1", true))
+	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("keys")})
+	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(url, "us-east-1"), fake.CreateKey("us-east-1", true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -152,11 +151,9 @@ func valueVariants(v types.AttributeValue) []types.AttributeValue {
 
 func TestMutationMatrix(t *testing.T) {
 	ctx := context.Background()
-	fake := fakekms.New(fakekms.Options{Seed: []byte("mutations")})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("mutations")})
 	kmsKey := fake.CreateKey("us-east-1", true)
-	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(srv.URL, "us-east-1"), kmsKey)
+	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(url, "us-east-1"), kmsKey)
 	if err != nil {
 		t.Fatal(err)
 	}

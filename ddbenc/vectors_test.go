@@ -165,12 +165,13 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 	var check func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue)
 	switch s.Provider {
 	case "static", "wrapped":
-		read, write, err := scenarioProviders(keys, s.Provider, s.Keys)
+		// The scenario's provider both reads its items and writes them again.
+		p, err := keys.ScenarioProvider(s.Provider, s.Keys)
 		if err != nil {
 			t.Fatal(err)
 		}
 		check = func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
-			checkDecrypt(t, cfg, read, write, stored, want)
+			checkDecrypt(t, cfg, p, p, stored, want)
 		}
 	case "awskms":
 		check = checkKMSStructure
@@ -191,7 +192,7 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 			}
 			break
 		}
-		metaRead, _, err := scenarioProviders(keys, s.Metastore.Provider, s.Metastore.Keys)
+		metaRead, err := keys.ScenarioProvider(s.Metastore.Provider, s.Metastore.Keys)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -378,45 +379,6 @@ func findPlaintext(tp testvectors.PlaintextTable, stored map[string]types.Attrib
 		}
 	}
 	return testvectors.PlaintextItem{}, false
-}
-
-// scenarioProviders builds the reading provider from the scenario's decrypt and
-// verify keys and a writing provider from its encrypt/sign keys (falling back
-// to the symmetric reading keys).
-func scenarioProviders(keys keyfile.Keys, kind string, k map[string]string) (read, write ddbenc.MaterialsProvider, err error) {
-	verifier, err := keys.Verifier(k["verify"])
-	if err != nil {
-		return nil, nil, err
-	}
-	signer, err := keys.Signer(cmpOr(k["sign"], k["verify"]))
-	if err != nil {
-		return nil, nil, err
-	}
-	if kind == "static" {
-		dk, err := keys.Get(k["decrypt"])
-		if err != nil {
-			return nil, nil, err
-		}
-		aes, err := dk.AES()
-		if err != nil {
-			return nil, nil, err
-		}
-		p, err := provider.NewStatic(aes, signer, verifier)
-		return p, p, err
-	}
-	wk, err := keys.WrappingKey(k["encrypt"], k["decrypt"])
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := provider.NewWrapped(wk, signer, verifier)
-	return p, p, err
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // dropVersion removes the version attribute's value from the comparison but

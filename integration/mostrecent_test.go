@@ -337,7 +337,7 @@ func runMostRecentVectors(t *testing.T, root, regionPrefix string) []string {
 					t.Fatal(err)
 				}
 			}
-			metaProvider, err := vectorProvider(keys, s.Metastore.Provider, s.Metastore.Keys)
+			metaProvider, err := keys.ScenarioProvider(s.Metastore.Provider, s.Metastore.Keys)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -415,30 +415,6 @@ func matchPlaintext(tp testvectors.PlaintextTable, stored map[string]types.Attri
 		}
 	}
 	return testvectors.PlaintextItem{}, false
-}
-
-// vectorProvider builds a static or wrapped reading provider from vector keys.
-func vectorProvider(keys keyfile.Keys, kind string, k map[string]string) (ddbenc.MaterialsProvider, error) {
-	verifier, err := keys.Verifier(k["verify"])
-	if err != nil {
-		return nil, err
-	}
-	if kind == "static" {
-		dk, err := keys.Get(k["decrypt"])
-		if err != nil {
-			return nil, err
-		}
-		aesKey, err := dk.AES()
-		if err != nil {
-			return nil, err
-		}
-		return provider.NewStatic(aesKey, nil, verifier)
-	}
-	wk, err := keys.WrappingKey("", k["decrypt"])
-	if err != nil {
-		return nil, err
-	}
-	return provider.NewWrapped(wk, nil, verifier)
 }
 
 // TestMostRecentGlobalTable: the MetaStore table is replicated with the data

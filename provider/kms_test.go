@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"maps"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -34,10 +33,8 @@ type kmsEnv struct {
 func startKMS(t *testing.T, replicaDelay time.Duration) *kmsEnv {
 	t.Helper()
 	clock := fakekms.NewClock()
-	fake := fakekms.New(fakekms.Options{Seed: []byte("provider-test"), ReplicaDelay: replicaDelay, Now: clock.Now})
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	return &kmsEnv{fake: fake, clock: clock, url: srv.URL}
+	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("provider-test"), ReplicaDelay: replicaDelay, Now: clock.Now})
+	return &kmsEnv{fake: fake, clock: clock, url: url}
 }
 
 // client returns a real SDK client; tests that do not exercise retries make

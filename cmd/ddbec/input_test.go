@@ -13,7 +13,6 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
-	"github.com/ddbec/ddbec-go/provider"
 )
 
 func staticArgs(t *testing.T) []string {
@@ -181,14 +180,9 @@ func TestErrorsNameOnlyTopLevelAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	aesKey, _ := keys.Get("aesKey")
-	aes, err := aesKey.AES()
-	if err != nil {
-		t.Fatal(err)
-	}
 	signer, _ := keys.Signer("hmacKey")
 	verifier, _ := keys.Verifier("hmacKey")
-	p, err := provider.NewStatic(aes, signer, verifier)
+	p, err := keys.Static("aesKey", signer, verifier)
 	if err != nil {
 		t.Fatal(err)
 	}

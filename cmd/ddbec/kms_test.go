@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -16,9 +15,7 @@ func TestKMSProviderMRK(t *testing.T) {
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
 	t.Setenv("AWS_PROFILE", "")
-	fake := fakekms.New(fakekms.Options{Seed: []byte("cli")})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli")})
 	primary := fake.CreateKey("us-east-1", true)
 	replica, err := fake.ReplicateKey(primary, "us-west-2")
 	if err != nil {
@@ -26,7 +23,7 @@ func TestKMSProviderMRK(t *testing.T) {
 	}
 	other := fake.CreateKey("us-west-2", true)
 
-	common := []string{"--table", "Users", "--partition-key", "id", "--actions", acts, "--provider", "kms", "--kms-endpoint", srv.URL}
+	common := []string{"--table", "Users", "--partition-key", "id", "--actions", acts, "--provider", "kms", "--kms-endpoint", kmsURL}
 	enc, stderr, code := ddbec(t, item, append([]string{"encrypt", "--kms-key-arn", primary}, common...)...)
 	if code != 0 {
 		t.Fatalf("encrypt: exit %d: %s", code, stderr)

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -24,7 +23,7 @@ func keysFile(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(root, "encrypted_item", "keys.json")
+	return testvectors.KeysFile(root)
 }
 
 func ddbec(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -29,15 +28,13 @@ func TestMostRecentProvider(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	fake := fakekms.New(fakekms.Options{Seed: []byte("cli-mr")})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
+	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-mr")})
 	key := fake.CreateKey("us-east-1", true)
 	if err := provider.CreateMetaStoreTable(ctx, inst.Client("us-east-1"), "CLIMeta"); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"--table", "Users", "--partition-key", "id", "--actions", acts, "--provider", "most-recent",
-		"--kms-key-arn", key, "--kms-endpoint", srv.URL, "--metastore-table", "CLIMeta", "--material-name", "users",
+		"--kms-key-arn", key, "--kms-endpoint", kmsURL, "--metastore-table", "CLIMeta", "--material-name", "users",
 		"--dynamodb-endpoint", inst.Endpoint, "--jsonl"}
 	in := item + "\n" + strings.Replace(item, "user-1", "user-2", 1) + "\n"
 	enc, stderr, code := ddbec(t, in, append([]string{"encrypt"}, args...)...)

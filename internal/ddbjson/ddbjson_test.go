@@ -273,18 +273,7 @@ func TestMarshalItemRefusesLossyStrings(t *testing.T) {
 }
 
 func FuzzUnmarshalItem(f *testing.F) {
-	root, err := testvectors.Root()
-	if err != nil {
-		f.Fatal(err)
-	}
-	seeds, err := testvectors.CiphertextItemsJSON(root)
-	if err != nil {
-		f.Fatal(err)
-	}
-	if len(seeds) == 0 {
-		f.Fatal("empty seed corpus")
-	}
-	for _, seed := range seeds {
+	for _, seed := range testvectors.Seeds(f, testvectors.CiphertextItemSeeds) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -311,15 +300,7 @@ func FuzzUnmarshalItem(f *testing.F) {
 // as an envelope is never a valid bare item, and a bare item is read as
 // UnmarshalItem reads it.
 func FuzzUnmarshalInput(f *testing.F) {
-	root, err := testvectors.Root()
-	if err != nil {
-		f.Fatal(err)
-	}
-	seeds, err := testvectors.CiphertextItemsJSON(root)
-	if err != nil || len(seeds) == 0 {
-		f.Fatalf("seed corpus: %d items, %v", len(seeds), err)
-	}
-	for _, seed := range seeds {
+	for _, seed := range testvectors.Seeds(f, testvectors.CiphertextItemSeeds) {
 		f.Add(seed)
 		f.Add([]byte(`{"Item":` + string(seed) + `}`))
 		f.Add([]byte(`{"Items":[` + string(seed) + `],"Count":1,"ScannedCount":1}`))

@@ -7,12 +7,13 @@ package keyfile
 import (
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/ddbec/ddbec-go/internal/ddbjson"
 )
 
 // ErrKey reports a missing or unusable key. Messages name the key, never its
@@ -57,7 +58,7 @@ func Parse(data []byte) (Keys, error) {
 	for name, r := range raw {
 		k := &Key{Name: name, Algorithm: r.Algorithm, Encoding: r.Encoding, Type: r.Type, KeyID: r.KeyID}
 		if r.Material != "" {
-			m, err := base64.StdEncoding.DecodeString(r.Material)
+			m, err := ddbjson.DecodeBase64(r.Material)
 			if err != nil {
 				return nil, fmt.Errorf("%w: key %q: material is not valid base64", ErrKey, name)
 			}

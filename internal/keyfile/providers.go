@@ -4,6 +4,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 
+	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -105,4 +106,65 @@ func (ks Keys) WrappingKey(wrap, unwrap string) (*provider.WrappingKey, error) {
 		}
 	}
 	return provider.RSAWrappingKey(pub, priv)
+}
+
+// Static returns a static provider whose content key is the AES key named
+// key, signing with signer and verifying with verifier (either may be nil).
+func (ks Keys) Static(key string, signer signing.Signer, verifier signing.Verifier) (*provider.Static, error) {
+	k, err := ks.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	aes, err := k.AES()
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewStatic(aes, signer, verifier)
+}
+
+// Wrapped returns a wrapped provider over the wrapping key
+// WrappingKey(wrap, unwrap), signing with signer and verifying with verifier
+// (either may be nil).
+func (ks Keys) Wrapped(wrap, unwrap string, signer signing.Signer, verifier signing.Verifier) (*provider.Wrapped, error) {
+	wk, err := ks.WrappingKey(wrap, unwrap)
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewWrapped(wk, signer, verifier)
+}
+
+// ScenarioProvider returns the provider a vector scenario names: kind is its
+// "provider" ("static" or "wrapped") and roles its "keys", mapping "encrypt",
+// "decrypt", "sign" and "verify" to key names. The verifier is the "verify"
+// key, the signer the "sign" key or else the "verify" key (a symmetric one);
+// a static provider's content key is the "decrypt" key, a wrapped provider
+// wraps with "encrypt" and unwraps with "decrypt".
+func (ks Keys) ScenarioProvider(kind string, roles map[string]string) (ddbenc.MaterialsProvider, error) {
+	verifier, err := ks.Verifier(roles["verify"])
+	if err != nil {
+		return nil, err
+	}
+	sign := roles["sign"]
+	if sign == "" {
+		sign = roles["verify"]
+	}
+	signer, err := ks.Signer(sign)
+	if err != nil {
+		return nil, err
+	}
+	switch kind {
+	case "static":
+		p, err := ks.Static(roles["decrypt"], signer, verifier)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	case "wrapped":
+		p, err := ks.Wrapped(roles["encrypt"], roles["decrypt"], signer, verifier)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
+	return nil, fmt.Errorf("%w: scenario provider %q is neither static nor wrapped", ErrKey, kind)
 }

@@ -331,23 +331,8 @@ func TestStringToSignOrderingDiffers(t *testing.T) {
 }
 
 func FuzzDeserialize(f *testing.F) {
-	root, err := testvectors.Root()
-	if err != nil {
-		f.Fatal(err)
-	}
-	n := 0
-	for _, file := range []string{"serialize_attribute.json", "deserialize_attribute.json"} {
-		vs, err := testvectors.AttributeVectors(root, file)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, v := range vs {
-			f.Add([]byte(v.Serialized))
-			n++
-		}
-	}
-	if n == 0 {
-		f.Fatal("empty seed corpus")
+	for _, seed := range testvectors.Seeds(f, testvectors.SerializedAttributeSeeds) {
+		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		av, err := legacy.Deserialize(data)

@@ -81,16 +81,8 @@ func stripSpaces(s string) string {
 }
 
 func FuzzParseDescription(f *testing.F) {
-	root, err := testvectors.Root()
-	if err != nil {
-		f.Fatal(err)
-	}
-	vs, err := testvectors.MaterialDescriptionVectors(root)
-	if err != nil || len(vs) == 0 {
-		f.Fatalf("seed corpus: %d vectors, %v", len(vs), err)
-	}
-	for _, v := range vs {
-		f.Add([]byte(v.Serialized))
+	for _, seed := range testvectors.Seeds(f, testvectors.MaterialDescriptionSeeds) {
+		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d, err := legacy.ParseDescription(b)

@@ -5,7 +5,6 @@
 package testvectors
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,13 +57,13 @@ func readJSON(path string, v any) error {
 // Base64 is a byte string given as standard base64 in JSON.
 type Base64 []byte
 
-// UnmarshalJSON decodes standard base64.
+// UnmarshalJSON decodes standard base64 (ddbjson.DecodeBase64).
 func (b *Base64) UnmarshalJSON(data []byte) error {
 	var s string
 	if err := json.Unmarshal(data, &s); err != nil {
 		return err
 	}
-	v, err := base64.StdEncoding.DecodeString(s)
+	v, err := ddbjson.DecodeBase64(s)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/keyfile"
+	"github.com/ddbec/ddbec-go/provider"
+	"github.com/ddbec/ddbec-go/signing"
+)
+
+func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+	if c.table == "" || c.partitionKey == "" {
+		return nil, errors.New("--table and --partition-key are required")
+	}
+	var ord ddbenc.Ordering
+	switch c.ordering {
+	case "java":
+		ord = ddbenc.JavaOrdering
+	case "python":
+		ord = ddbenc.PythonOrdering
+	default:
+		return nil, fmt.Errorf("--ordering must be java or python")
+	}
+	var p ddbenc.MaterialsProvider
+	if !acts.AllDoNothing() {
+		var err error
+		if p, err = c.provider(); err != nil {
+			return nil, err
+		}
+	}
+	return ddbenc.NewEncryptor(ddbenc.TableConfig{
+		TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, Provider: p,
+		Ordering: ord, AllowPythonRoundedNumbers: c.allowPythonRounded, LegacyUnsignedKeys: c.legacyUnsignedKeys,
+	})
+}
+
+func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
+	if c.providerKind == "kms" || c.providerKind == "most-recent" {
+		return c.kmsProvider()
+	}
+	if c.keysFile == "" {
+		return nil, errors.New("--keys is required")
+	}
+	keys, err := keyfile.Load(c.keysFile)
+	if err != nil {
+		return nil, err
+	}
+	var signer signing.Signer
+	if c.signingKey != "" {
+		if signer, err = keys.Signer(c.signingKey); err != nil {
+			return nil, err
+		}
+	}
+	var verifier signing.Verifier
+	if c.verificationKey != "" {
+		if verifier, err = keys.Verifier(c.verificationKey); err != nil {
+			return nil, err
+		}
+	} else if c.signingKey != "" {
+		if verifier, err = keys.Verifier(c.signingKey); err != nil {
+			return nil, err
+		}
+	}
+	if c.cmd == "encrypt" && signer == nil {
+		return nil, errors.New("encrypt needs --signing-key")
+	}
+	if c.cmd == "decrypt" && verifier == nil {
+		return nil, errors.New("decrypt needs --verification-key or --signing-key")
+	}
+	switch c.providerKind {
+	case "static":
+		if c.encryptionKey == "" {
+			return nil, errors.New("--provider static needs --encryption-key")
+		}
+		return keys.Static(c.encryptionKey, signer, verifier)
+	case "wrapped":
+		unwrap := c.unwrappingKey
+		if unwrap == "" && c.wrappingKey != "" {
+			if k, err := keys.Get(c.wrappingKey); err == nil && (k.IsAES() || k.Type == "private") {
+				unwrap = c.wrappingKey
+			}
+		}
+		if c.cmd == "encrypt" && c.wrappingKey == "" {
+			return nil, errors.New("encrypt with --provider wrapped needs --wrapping-key")
+		}
+		if c.cmd == "decrypt" && unwrap == "" {
+			return nil, errors.New("decrypt with --provider wrapped needs --unwrapping-key")
+		}
+		return keys.Wrapped(c.wrappingKey, unwrap, signer, verifier)
+	}
+	return nil, fmt.Errorf("--provider must be static, wrapped, kms or most-recent")
+}
+
+// kmsProvider builds a DirectKMS provider from the default AWS configuration
+// (credentials from the environment, shared files, …), or for --kms-endpoint.
+func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
+	if c.kmsKeyARN == "" {
+		return nil, errors.New("--provider kms needs --kms-key-arn")
+	}
+	region := c.region
+	if region == "" {
+		// The provider pins every call to the ARN's Region anyway.
+		if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 3 {
+			region = parts[3]
+		}
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if c.kmsEndpoint != "" {
+			o.BaseEndpoint = &c.kmsEndpoint
+		}
+	})
+	var mode provider.KMSDecryptMode
+	switch c.kmsMode {
+	case "strict":
+		mode = provider.KMSStrict
+	case "discovery":
+		mode = provider.KMSDiscovery
+	case "unchecked-legacy":
+		mode = provider.KMSUncheckedLegacy
+	default:
+		return nil, errors.New("--kms-mode must be strict, discovery or unchecked-legacy")
+	}
+	direct, err := provider.NewDirectKMS(client, c.kmsKeyARN, func(o *provider.DirectKMSOptions) {
+		o.Mode = mode
+		if mode == provider.KMSDiscovery {
+			if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 1 {
+				o.Discovery.Partition = parts[1]
+			}
+			for _, a := range strings.Split(c.kmsAccounts, ",") {
+				if a = strings.TrimSpace(a); a != "" {
+					o.Discovery.Accounts = append(o.Discovery.Accounts, a)
+				}
+			}
+		}
+	})
+	if err != nil || c.providerKind == "kms" {
+		return direct, err
+	}
+	if c.metaTable == "" || c.materialName == "" {
+		return nil, errors.New("--provider most-recent needs --metastore-table and --material-name")
+	}
+	ddb := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if c.ddbEndpoint != "" {
+			o.BaseEndpoint = &c.ddbEndpoint
+		}
+	})
+	store, err := provider.NewMetaStore(ddb, c.metaTable, direct)
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewMostRecent(store, c.materialName)
+}
