@@ -702,8 +702,8 @@ func TestReadsOldJavaRSAItems(t *testing.T) {
 }
 
 func TestRSAOAEPParameters(t *testing.T) {
-	// The envelope key must be RSA-OAEP with SHA-256 and MGF1-SHA1 (spec
-	// pitfall 11), which is what the legacy clients unwrap.
+	// The envelope key must be RSA-OAEP with SHA-256 and MGF1-SHA1
+	// (docs/legacy-format.md §9, pitfall 11), which is what the legacy clients unwrap.
 	wrapKey, _ := testRSA(t)
 	p, err := provider.NewAsymmetricStatic(wrapKey, mustHMAC(t, macKey), nil)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 )
 
 // EncryptionContext is what a MaterialsProvider learns about the item it
-// provides keys for (spec §5.2).
+// provides keys for (docs/legacy-format.md §5.2).
 type EncryptionContext struct {
 	// TableName is the table name bound into the signature (and, for KMS, the
 	// KMS encryption context).

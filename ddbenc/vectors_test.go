@@ -26,7 +26,7 @@ import (
 )
 
 // versionAttribute is incremented by the Java mapper on save; the vectors'
-// stored value may differ from plaintext.json (spec §7.5).
+// stored value may differ from plaintext.json (docs/legacy-format.md §7.5).
 const versionAttribute = "version"
 
 type tally struct{ passed, failed, skipped int }
@@ -185,7 +185,7 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 		}
 		if s.Metastore.Provider == "awskms" {
 			// The metastore's materials are protected by a real KMS key:
-			// structure only (spec 7.7).
+			// structure only (docs/legacy-format.md §7.7).
 			checkMetaStoreKMSStructure(t, s.Metastore.TableName, meta[s.Metastore.TableName])
 			check = func(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
 				checkMostRecentDataStructure(t, cfg, stored, want, s.MaterialName)
@@ -238,7 +238,7 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 				}()
 				pi, ok := findPlaintext(tp, stored)
 				if !ok {
-					t.Skip("ciphertext item has no plaintext counterpart (spec §7.5)")
+					t.Skip("ciphertext item has no plaintext counterpart (docs/legacy-format.md §7.5)")
 				}
 				acts, err := pt.Actions[pi.Action].Map()
 				if err != nil {
@@ -261,7 +261,7 @@ func runScenario(t *testing.T, sc *testvectors.Scenarios, keys keyfile.Keys, s t
 }
 
 // offlineTable is a read-only MetaStore table over the metastore items of a
-// vector file (spec 7.6): a MetaStore reads its materials without DynamoDB.
+// vector file (docs/legacy-format.md §7.6): a MetaStore reads its materials without DynamoDB.
 type offlineTable []testvectors.Item
 
 func newOfflineStore(table string, items []testvectors.Item, p ddbenc.MaterialsProvider) (*provider.MetaStore, error) {
@@ -289,8 +289,8 @@ func (offlineTable) Query(context.Context, *dynamodb.QueryInput, ...func(*dynamo
 	return nil, errors.New("offline store is read-only")
 }
 
-// checkMetaStoreKMSStructure checks a KMS-protected metastore item (spec
-// 7.7): KMS description entries, every material attribute encrypted.
+// checkMetaStoreKMSStructure checks a KMS-protected metastore item
+// (docs/legacy-format.md §7.7): KMS description entries, every material attribute encrypted.
 func checkMetaStoreKMSStructure(t *testing.T, table string, items []testvectors.Item) {
 	t.Helper()
 	if len(items) == 0 {
@@ -314,7 +314,7 @@ func checkMetaStoreKMSStructure(t *testing.T, table string, items []testvectors.
 }
 
 // checkMostRecentDataStructure checks a data item written with metastore
-// materials (spec 7.7): AESWrap, a 40-byte wrapped key, the meta id.
+// materials (docs/legacy-format.md §7.7): AESWrap, a 40-byte wrapped key, the meta id.
 func checkMostRecentDataStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue, material string) {
 	t.Helper()
 	_, done := checkDoNothingItem(t, cfg, stored, want)
@@ -433,7 +433,7 @@ func checkDecrypt(t *testing.T, cfg ddbenc.TableConfig, read, write ddbenc.Mater
 	}
 }
 
-// checkKMSStructure applies the structure-only checks of spec §7.7 to an item
+// checkKMSStructure applies the structure-only checks of docs/legacy-format.md §7.7 to an item
 // whose data key only the real KMS key can decrypt.
 func checkKMSStructure(t *testing.T, cfg ddbenc.TableConfig, stored, want map[string]types.AttributeValue) {
 	t.Helper()

@@ -360,7 +360,7 @@ func runMostRecentVectors(t *testing.T, root, regionPrefix string) []string {
 				for _, stored := range items {
 					pi, ok := matchPlaintext(tp, stored)
 					if !ok {
-						continue // no plaintext counterpart (spec §7.5)
+						continue // no plaintext counterpart (docs/legacy-format.md §7.5)
 					}
 					wantItems++
 					acts, err := pt.Actions[pi.Action].Map()

@@ -100,7 +100,7 @@ func sameOrRelatedMRK(want, got awsarn.KMSKey) bool {
 // DirectKmsMaterialProvider, Python AwsKmsCryptographicMaterialsProvider)
 // bound to one KMS key: a data key from GenerateDataKey per item, HKDF-SHA256
 // derivation of an AES key and an HMAC key, the KMS encryption context of
-// spec §6.5. Every KMS call goes to the key ARN's Region.
+// docs/legacy-format.md §6.5. Every KMS call goes to the key ARN's Region.
 type DirectKMS struct {
 	client       KMSAPI
 	clientRegion string        // the client's configured Region, "" when unknown
@@ -202,7 +202,7 @@ func (p *DirectKMS) region(o *kms.Options) {
 // callRegion is the Region KMS calls go to, "" when unknown.
 func (p *DirectKMS) callRegion() string { return cmp.Or(p.arn.Region, p.clientRegion) }
 
-// kmsContext builds the legacy KMS encryption context (spec §6.5).
+// kmsContext builds the legacy KMS encryption context (docs/legacy-format.md §6.5).
 func kmsContext(ec ddbenc.EncryptionContext, contentAlg, macAlg string) (map[string]string, error) {
 	out := map[string]string{
 		"*amzn-ddb-env-alg*": contentAlg,

@@ -559,8 +559,8 @@ func (c *captureDecrypt) Decrypt(_ context.Context, in *kms.DecryptInput, _ ...f
 // scenario that scenarios.json lists, the Decrypt request carries the
 // encryption context of docs/legacy-format.md §6.5 (table name, key values,
 // the description's algorithms) and the item's wrapped data key. Where the
-// data holds the spec's worked example (HashKeyOnly/Bar), its context is
-// compared with the spec's text too.
+// data holds the worked example of docs/legacy-format.md §6.5
+// (HashKeyOnly/Bar), its context is compared with that text too.
 func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 	root, err := testvectors.Root()
 	if err != nil {
@@ -631,7 +631,7 @@ func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 				if table == "HashKeyOnly" && want[index.Partition] == "Bar" {
 					spec := map[string]string{"*amzn-ddb-env-alg*": "AES/256", "*amzn-ddb-sig-alg*": "HmacSHA256/256", "hashKey": "Bar", "*aws-kms-table*": "HashKeyOnly"}
 					if diff := cmp.Diff(spec, capture.in.EncryptionContext); diff != "" {
-						t.Errorf("the spec's example context (-spec +got):\n%s", diff)
+						t.Errorf("the worked example's context (-docs +got):\n%s", diff)
 					}
 					example++
 				}
@@ -639,7 +639,7 @@ func TestKMSContextOfLegacyVectorItems(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d KMS vector items checked (%d the spec's worked example)", checked, example)
+	t.Logf("%d KMS vector items checked (%d the worked example of docs/legacy-format.md §6.5)", checked, example)
 	if checked == 0 {
 		t.Fatalf("no awskms item with a material description in %s", root)
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/ddbec/ddbec-go/signing"
 )
 
-// MetaStore item layout (spec §6.6).
+// MetaStore item layout (docs/legacy-format.md §6.6).
 const (
 	metaName    = "N" // partition key: material name (S)
 	metaVersion = "V" // sort key: version (N)

@@ -1,5 +1,5 @@
 // Package provider implements materials providers for ddbenc, all in the
-// legacy DynamoDB Encryption Client's format (spec §6): the direct KMS
+// legacy DynamoDB Encryption Client's format (docs/legacy-format.md §6): the direct KMS
 // provider bound to one regional key ARN (NewDirectKMS: for a multi-Region
 // key, each Region's writer or reader uses its local replica's ARN and never
 // calls another Region), the static symmetric provider, the wrapped

@@ -167,7 +167,7 @@ func TestDecryptVectorItems(t *testing.T) {
 				for _, stored := range ct[table] {
 					pi, ok := plaintextFor(tp, stored)
 					if !ok {
-						continue // no plaintext counterpart (spec §7.5)
+						continue // no plaintext counterpart (docs/legacy-format.md §7.5)
 					}
 					g := groups[pi.Action]
 					if g == nil {
@@ -245,7 +245,7 @@ func plaintextFor(tp testvectors.PlaintextTable, stored map[string]types.Attribu
 }
 
 // withoutVersionValue keeps the version attribute's presence but not its
-// value, which the Java mapper increments on save (spec §7.5).
+// value, which the Java mapper increments on save (docs/legacy-format.md §7.5).
 func withoutVersionValue(item map[string]types.AttributeValue) map[string]types.AttributeValue {
 	out := maps.Clone(item)
 	if _, ok := out["version"]; ok {

@@ -1,5 +1,5 @@
 // Package testvectors loads the legacy DynamoDB Encryption Client vectors in
-// the published layout (spec §7). The root directory comes from the
+// the published layout (docs/legacy-format.md §7). The root directory comes from the
 // environment variable DDBEC_VECTORS, or defaults to the repository's own
 // copy under testdata/vectors/legacy.
 package testvectors
@@ -253,7 +253,7 @@ func (s *Scenarios) LoadPlaintext(uri string) (*Plaintext, error) {
 
 // Expected returns the full expected plaintext of an item for a scenario
 // version: its attributes plus, unless Exact, the attribute groups the
-// version lists for the table (spec §7.5).
+// version lists for the table (docs/legacy-format.md §7.5).
 func (p *Plaintext) Expected(table, version string, it PlaintextItem) (map[string]types.AttributeValue, error) {
 	out := make(map[string]types.AttributeValue, len(it.Attributes))
 	for k, v := range it.Attributes {
