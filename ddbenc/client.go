@@ -128,6 +128,8 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*Options)) 
 			te.t.Store(t)
 		} else if cfg.TableName == "" {
 			return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: table name is required", ErrInvalidConfig)}
+		} else if !cfg.Format.valid() {
+			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, cfg.Format)}
 		} else if len(cfg.Indexes) > 0 {
 			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: Indexes given without PartitionKey: give the key schema and the indexes, or neither to read both with DescribeTable", ErrInvalidConfig)}
 		} else if err := cfg.Actions.Validate(); err != nil {

@@ -23,6 +23,15 @@ import (
 // signature is verified before anything is decrypted; on any error no part of
 // the plaintext is returned. The input is not modified.
 func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	switch e.cfg.Format {
+	case LegacyFormat:
+		return e.decryptLegacy(ctx, item)
+	}
+	return nil, e.err("decrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
+}
+
+// decryptLegacy reads an item in the legacy format.
+func (e *Encryptor) decryptLegacy(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	const op = "decrypt"
 	if e.allNothing {
 		return maps.Clone(item), nil

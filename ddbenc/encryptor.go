@@ -33,8 +33,12 @@ type TableConfig struct {
 	// explicit EncryptAndSign on a key, or an explicit DoNothing without
 	// LegacyUnsignedKeys, is an ErrInvalidConfig.
 	Actions actions.Map
-	// Provider supplies keys. It may be nil only when every action is
-	// DoNothing.
+	// Format is the table's item format; the zero value is LegacyFormat,
+	// the only one so far. It decides which attributes are reserved and how
+	// items are written and read.
+	Format Format
+	// Provider supplies the legacy format's keys. It may be nil only when
+	// every action is DoNothing.
 	Provider MaterialsProvider
 
 	// Ordering is the ordering profile used to write (docs/legacy-format.md
@@ -87,6 +91,9 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 	if cfg.TableName == "" {
 		return nil, fail("", "table name is required")
 	}
+	if !cfg.Format.valid() {
+		return nil, fail("", "unknown item format %s", cfg.Format)
+	}
 	if cfg.PartitionKey == "" {
 		return nil, fail("", "partition key name is required")
 	}
@@ -94,7 +101,7 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 		return nil, fail(cfg.SortKey, "sort key and partition key are the same attribute")
 	}
 	for _, k := range []string{cfg.PartitionKey, cfg.SortKey} {
-		if isReserved(k) || actions.IsReplicationAttribute(k) {
+		if cfg.Format.reserved(k) || actions.IsReplicationAttribute(k) {
 			return nil, fail(k, "a key attribute cannot have a reserved name")
 		}
 	}
@@ -158,6 +165,15 @@ func (e *Encryptor) treat(name string) legacy.Treatment {
 // literally). The input is not modified. When every action is DoNothing the
 // item is returned unchanged (as a new map) without reserved attributes.
 func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+	switch e.cfg.Format {
+	case LegacyFormat:
+		return e.encryptLegacy(ctx, item)
+	}
+	return nil, e.err("encrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
+}
+
+// encryptLegacy writes an item in the legacy format.
+func (e *Encryptor) encryptLegacy(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	const op = "encrypt"
 	if e.allNothing {
 		return maps.Clone(item), nil

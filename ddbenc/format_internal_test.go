@@ -1,10 +1,13 @@
 package ddbenc
 
 import (
+	"context"
+	"errors"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
@@ -29,3 +32,41 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// TestFormatSeam: a table's format decides what is reserved and which
+// engine runs; an unknown format is refused before any I/O.
+func TestFormatSeam(t *testing.T) {
+	if !LegacyFormat.reserved(legacy.SignatureAttribute) || !LegacyFormat.reserved(legacy.MaterialDescriptionAttribute) || LegacyFormat.reserved("aws_dbe_head") {
+		t.Error("LegacyFormat reserves the wrong attributes")
+	}
+	if Format(9).reserved(legacy.SignatureAttribute) || Format(9).valid() {
+		t.Error("an unknown format reserves attributes or is valid")
+	}
+	if got := Format(9).String(); got != "Format(9)" {
+		t.Errorf("String() = %q", got)
+	}
+	cfg := TableConfig{TableName: "T", PartitionKey: "pk", Actions: actions.Map{Default: actions.DoNothing}, Format: 9}
+	if _, err := NewEncryptor(cfg); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewEncryptor with an unknown format: %v", err)
+	}
+	cfg.PartitionKey = ""
+	if _, err := NewClient(noDynamoDB{}, []TableConfig{cfg}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("NewClient with an unknown format: %v", err)
+	}
+	// The engine dispatches on the format even after construction.
+	e, err := NewEncryptor(TableConfig{TableName: "T", PartitionKey: "pk", Actions: actions.Map{Default: actions.DoNothing}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Format = 9
+	item := map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "k"}}
+	if _, err := e.EncryptItem(context.Background(), item); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("EncryptItem under an unknown format: %v", err)
+	}
+	if _, err := e.DecryptItem(context.Background(), item); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("DecryptItem under an unknown format: %v", err)
+	}
+}
+
+// noDynamoDB is a DynamoDBAPI that must not be called.
+type noDynamoDB struct{ DynamoDBAPI }

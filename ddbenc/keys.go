@@ -9,7 +9,6 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/internal/awsarn"
-	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
 // Index is a secondary index of a table: a global (GSI) or local (LSI)
@@ -52,9 +51,6 @@ func indexesFromDescription(td *types.TableDescription) []Index {
 	}
 	return out
 }
-
-// isReserved reports whether name is written by the item encryptor.
-func isReserved(name string) bool { return legacy.IsReserved(name) }
 
 // EffectiveActions returns the actions an Encryptor for cfg uses: cfg.Actions
 // after the key rules below, or an *Error wrapping ErrInvalidConfig when a
@@ -154,7 +150,7 @@ func validateIndexes(cfg TableConfig) error {
 		}
 		seen[ix.Name] = true
 		for _, k := range ix.keyNamesOf() {
-			if isReserved(k) || actions.IsReplicationAttribute(k) {
+			if cfg.Format.reserved(k) || actions.IsReplicationAttribute(k) {
 				return fail(k, "index %q: a key attribute cannot have a reserved name", ix.Name)
 			}
 		}
