@@ -299,7 +299,7 @@ func (p *DirectKMS) DecryptionMaterials(ctx context.Context, ec ddbenc.Encryptio
 	if d[legacy.WrapAlgorithm] != "kms" {
 		return nil, fmt.Errorf("%w: provider: item's key is not protected by KMS", ddbenc.ErrWrongKey)
 	}
-	blob, err := decodeBase64Lenient(d[legacy.EnvelopeKey])
+	blob, err := legacy.DecodeEnvelopeKey(d[legacy.EnvelopeKey])
 	if err != nil || len(blob) == 0 {
 		return nil, fmt.Errorf("%w: provider: item has no valid KMS data key", ddbenc.ErrMalformed)
 	}

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -89,19 +88,6 @@ func TestStaticDescriptionFilter(t *testing.T) {
 	}
 	if _, err := p.DecryptionMaterials(ctx, ddbenc.EncryptionContext{MaterialDescription: map[string]string{"key-id": "two"}}); !errors.Is(err, ddbenc.ErrWrongKey) {
 		t.Errorf("other description: %v, want ErrWrongKey", err)
-	}
-}
-
-func TestLenientBase64(t *testing.T) {
-	want := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 40)
-	for _, s := range []string{
-		"+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\r\n+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B",
-		" +/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\n+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\t",
-	} {
-		got, err := decodeBase64Lenient(s)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("decodeBase64Lenient = %x, %v", got, err)
-		}
 	}
 }
 

@@ -251,7 +251,7 @@ func (w *Wrapped) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionCon
 	if d[legacy.WrapAlgorithm] == "kms" {
 		return nil, fmt.Errorf("%w: provider: item's key is protected by KMS, not by a wrapping key", ddbenc.ErrWrongKey)
 	}
-	wrapped, err := decodeBase64Lenient(envKey)
+	wrapped, err := legacy.DecodeEnvelopeKey(envKey)
 	if err != nil || len(wrapped) == 0 {
 		return nil, fmt.Errorf("%w: provider: wrapped key is not valid base64", ddbenc.ErrMalformed)
 	}
@@ -278,19 +278,6 @@ func (w *Wrapped) DecryptionMaterials(_ context.Context, ec ddbenc.EncryptionCon
 		return nil, fmt.Errorf("%w: provider: unwrapped content key has the wrong length", ddbenc.ErrDecryption)
 	}
 	return &ddbenc.DecryptionMaterials{DecryptionKey: ck, Verifier: w.verifier}, nil
-}
-
-// decodeBase64Lenient decodes standard base64, ignoring characters outside
-// the alphabet such as the line breaks of old Java items (MIME style).
-func decodeBase64Lenient(s string) ([]byte, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/', r == '=':
-			return r
-		}
-		return -1
-	}, s)
-	return base64.StdEncoding.DecodeString(clean)
 }
 
 var _ ddbenc.MaterialsProvider = (*Wrapped)(nil)

@@ -102,12 +102,13 @@ var rsaHashes = map[string]crypto.Hash{
 	"SHA512withRSA": crypto.SHA512,
 }
 
-// DefaultRSAAlgorithm is used when no RSA signature algorithm is named.
-const DefaultRSAAlgorithm = "SHA256withRSA"
+// defaultRSAAlgorithm is used when no RSA signature algorithm is named:
+// SHA256withRSA, as the legacy clients default to.
+const defaultRSAAlgorithm = "SHA256withRSA"
 
 func rsaHash(algorithm string) (crypto.Hash, error) {
 	if algorithm == "" {
-		algorithm = DefaultRSAAlgorithm
+		algorithm = defaultRSAAlgorithm
 	}
 	h, ok := rsaHashes[algorithm]
 	if !ok {
@@ -141,7 +142,7 @@ func NewRSASigner(key *rsa.PrivateKey, algorithm string) (*RSASigner, error) {
 		return nil, err
 	}
 	if algorithm == "" {
-		algorithm = DefaultRSAAlgorithm
+		algorithm = defaultRSAAlgorithm
 	}
 	return &RSASigner{key: key, alg: algorithm, h: h}, nil
 }

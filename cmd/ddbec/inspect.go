@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/base64"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -55,7 +53,7 @@ func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, er
 			}
 			if k, ok := d[legacy.EnvelopeKey]; ok {
 				d[legacy.EnvelopeKey] = "<wrapped key, invalid base64>"
-				if raw, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(k), "")); err == nil {
+				if raw, err := legacy.DecodeEnvelopeKey(k); err == nil {
 					d[legacy.EnvelopeKey] = fmt.Sprintf("<wrapped key, %d bytes>", len(raw))
 				}
 			}

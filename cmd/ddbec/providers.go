@@ -1,11 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -106,13 +108,10 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 	if c.kmsKeyARN == "" {
 		return nil, errors.New("--provider kms needs --kms-key-arn")
 	}
-	region := c.region
-	if region == "" {
-		// The provider pins every call to the ARN's Region anyway.
-		if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 3 {
-			region = parts[3]
-		}
-	}
+	// Any ARN (key or alias) gives the Region and partition; the provider
+	// pins every call to the key ARN's Region anyway.
+	parsed, _ := arn.Parse(c.kmsKeyARN)
+	region := cmp.Or(c.region, parsed.Region)
 	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
 	if err != nil {
 		return nil, fmt.Errorf("loading AWS configuration: %w", err)
@@ -136,9 +135,7 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 	direct, err := provider.NewDirectKMS(client, c.kmsKeyARN, func(o *provider.DirectKMSOptions) {
 		o.Mode = mode
 		if mode == provider.KMSDiscovery {
-			if parts := strings.Split(c.kmsKeyARN, ":"); len(parts) > 1 {
-				o.Discovery.Partition = parts[1]
-			}
+			o.Discovery.Partition = parsed.Partition
 			for _, a := range strings.Split(c.kmsAccounts, ",") {
 				if a = strings.TrimSpace(a); a != "" {
 					o.Discovery.Accounts = append(o.Discovery.Accounts, a)

@@ -5,9 +5,11 @@ package legacy
 // texts keep the "matdesc:" prefix of the package they came from.
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"slices"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -92,4 +94,18 @@ func ParseDescription(b []byte) (map[string]string, error) {
 		out[k] = v
 	}
 	return out, nil
+}
+
+// DecodeEnvelopeKey decodes the base64 of an amzn-ddb-env-key entry. Old Java
+// clients wrote it MIME style, with line breaks, so characters outside the
+// standard alphabet are ignored (docs/legacy-format.md §2.3).
+func DecodeEnvelopeKey(s string) ([]byte, error) {
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '+', r == '/', r == '=':
+			return r
+		}
+		return -1
+	}, s)
+	return base64.StdEncoding.DecodeString(clean)
 }

@@ -98,3 +98,16 @@ func FuzzParseDescription(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeEnvelopeKey(t *testing.T) {
+	want := bytes.Repeat([]byte{0xfb, 0xff, 0x01}, 40)
+	for _, s := range []string{
+		"+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\r\n+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B",
+		" +/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\n+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B+/8B\t",
+	} {
+		got, err := legacy.DecodeEnvelopeKey(s)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("DecodeEnvelopeKey = %x, %v", got, err)
+		}
+	}
+}
