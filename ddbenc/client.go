@@ -97,7 +97,17 @@ type table struct {
 type tableEntry struct {
 	cfg TableConfig
 	t   atomic.Pointer[table] // set once; read without locking on every call
-	mu  sync.Mutex            // serializes the one-time DescribeTable
+
+	mu       sync.Mutex // guards inflight; never held across I/O
+	inflight *discovery // the DescribeTable in progress, if any
+}
+
+// discovery is one DescribeTable that every first caller of a table waits
+// for; done is closed when t or err is set.
+type discovery struct {
+	done chan struct{}
+	t    *table
+	err  error
 }
 
 // NewClient returns a Client for the given tables. A TableConfig without
@@ -167,14 +177,53 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 		}
 		return nil, &Error{Op: op, Table: n, Err: ErrUnknownTable}
 	}
-	if t := te.t.Load(); t != nil {
-		return t, nil
+	for {
+		if t := te.t.Load(); t != nil {
+			return t, nil
+		}
+		te.mu.Lock()
+		d := te.inflight
+		if d == nil {
+			// This caller reads the key schema; later callers wait for it
+			// without holding a lock across the request.
+			d = &discovery{done: make(chan struct{})}
+			te.inflight = d
+			te.mu.Unlock()
+			d.t, d.err = c.discover(ctx, op, n, te.cfg)
+			if d.err == nil {
+				te.t.Store(d.t)
+			}
+			te.mu.Lock()
+			te.inflight = nil // a failure is not cached: the next caller tries again
+			te.mu.Unlock()
+			close(d.done)
+			return d.t, d.err
+		}
+		te.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-d.done:
+		}
+		if d.err == nil {
+			return d.t, nil
+		}
+		if errors.Is(d.err, context.Canceled) || errors.Is(d.err, context.DeadlineExceeded) {
+			continue // the reader's own context ended; try with ours
+		}
+		var de *Error
+		if errors.As(d.err, &de) {
+			cp := *de
+			cp.Op = op
+			return nil, &cp
+		}
+		return nil, d.err
 	}
-	te.mu.Lock()
-	defer te.mu.Unlock()
-	if t := te.t.Load(); t != nil {
-		return t, nil
-	}
+}
+
+// discover reads a table's key schema and indexes with DescribeTable and
+// builds its table.
+func (c *Client) discover(ctx context.Context, op, n string, cfg TableConfig) (*table, error) {
 	out, err := c.api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &n})
 	if err != nil {
 		return nil, &Error{Op: op, Table: n, Err: fmt.Errorf("reading the key schema: %w", err)}
@@ -182,7 +231,6 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 	if out.Table == nil {
 		return nil, &Error{Op: op, Table: n, Err: fmt.Errorf("%w: reading the key schema: DescribeTable returned no table", ErrMalformed)}
 	}
-	cfg := te.cfg
 	for _, k := range out.Table.KeySchema {
 		switch k.KeyType {
 		case types.KeyTypeHash:
@@ -192,12 +240,7 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 		}
 	}
 	cfg.Indexes = indexesFromDescription(out.Table)
-	t, err := c.newTable(cfg)
-	if err != nil {
-		return nil, err
-	}
-	te.t.Store(t)
-	return t, nil
+	return c.newTable(cfg)
 }
 
 // DescribeTable passes through (it returns no items).

@@ -992,3 +992,51 @@ func TestNewClientRefusesConfigurations(t *testing.T) {
 		})
 	}
 }
+
+// TestKeySchemaDiscoveryHoldsNoLock: while the first caller's DescribeTable
+// is in flight, a caller whose context ends returns at once, and a waiting
+// caller gets the first caller's result; one DescribeTable in all.
+func TestKeySchemaDiscoveryHoldsNoLock(t *testing.T) {
+	cfg := ddbenc.TableConfig{TableName: "People", Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: providers(t)["static-hmac"]}
+	desc := &types.TableDescription{TableName: aws.String("People"), KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}}}
+	entered, release := make(chan struct{}), make(chan struct{})
+	rec := &recorder{}
+	rec.on("DescribeTable", func(any) (any, error) {
+		close(entered)
+		<-release
+		return &dynamodb.DescribeTableOutput{Table: desc}, nil
+	})
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(ctx context.Context) error {
+		_, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String("People"), Key: map[string]types.AttributeValue{pk: s("a")}})
+		return err
+	}
+	first := make(chan error, 1)
+	go func() { first <- get(context.Background()) }()
+	<-entered
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := get(cancelled); !errors.Is(err, context.Canceled) {
+		t.Fatalf("caller with an ended context during discovery: %v, want context.Canceled", err)
+	}
+	waiter := make(chan error, 1)
+	go func() { waiter <- get(context.Background()) }()
+	close(release)
+	for name, ch := range map[string]chan error{"first": first, "waiter": waiter} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s caller: %v", name, err)
+		}
+	}
+	describes := 0
+	for _, in := range rec.sent() {
+		if _, ok := in.(*dynamodb.DescribeTableInput); ok {
+			describes++
+		}
+	}
+	if describes != 1 {
+		t.Errorf("%d DescribeTable calls, want 1", describes)
+	}
+}
