@@ -93,8 +93,9 @@ type TableConfig struct {
 }
 
 // Encryptor encrypts, signs, verifies and decrypts items of one table in the
-// format of the legacy DynamoDB Encryption Client. It is safe for concurrent
-// use.
+// table's format: the legacy DynamoDB Encryption Client's (LegacyFormat) or
+// the AWS Database Encryption SDK's (DBESDKFormat, keys from a Keyring). It
+// refuses items of the other format. It is safe for concurrent use.
 type Encryptor struct {
 	cfg         TableConfig
 	dbe         *dbesdk.Table // DBESDKFormat only
