@@ -29,10 +29,16 @@ const (
 	// EncryptAndSign encrypts the attribute and covers its ciphertext with the
 	// signature.
 	EncryptAndSign
+	// SignAndIncludeInEncryptionContext leaves the attribute in plaintext,
+	// covered by the signature and bound into the encryption context the
+	// keyring sees. Only the AWS Database Encryption SDK format
+	// (ddbenc.DBESDKFormat) has it; when any attribute has it, the primary
+	// key attributes must have it too (docs/dbesdk-format.md §1.4).
+	SignAndIncludeInEncryptionContext
 )
 
 // String returns the name used in JSON configuration: "do_nothing", "sign",
-// "encrypt_and_sign".
+// "encrypt_and_sign", "sign_and_include_in_encryption_context".
 func (a Action) String() string {
 	switch a {
 	case DoNothing:
@@ -41,18 +47,24 @@ func (a Action) String() string {
 		return "sign"
 	case EncryptAndSign:
 		return "encrypt_and_sign"
+	case SignAndIncludeInEncryptionContext:
+		return "sign_and_include_in_encryption_context"
 	}
 	return "Action(" + strconv.Itoa(int(a)) + ")"
 }
 
-// Valid reports whether a is one of the three actions.
-func (a Action) Valid() bool { return a >= DoNothing && a <= EncryptAndSign }
+// Valid reports whether a is one of the four actions.
+func (a Action) Valid() bool { return a >= DoNothing && a <= SignAndIncludeInEncryptionContext }
 
 // Signed reports whether the attribute is covered by the signature.
-func (a Action) Signed() bool { return a == SignOnly || a == EncryptAndSign }
+func (a Action) Signed() bool {
+	return a == SignOnly || a == EncryptAndSign || a == SignAndIncludeInEncryptionContext
+}
 
-// Parse reads an action name. It accepts the names [Action.String] returns and
-// the legacy vector names "encrypt", "sign_only" and "nothing".
+// Parse reads an action name, in any case. It accepts the names
+// [Action.String] returns, the legacy vector names "encrypt", "sign_only"
+// and "nothing", and the AWS Database Encryption SDK names (ENCRYPT_AND_SIGN,
+// SIGN_ONLY, SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT, DO_NOTHING).
 func Parse(s string) (Action, error) {
 	switch strings.ToLower(s) {
 	case "do_nothing", "nothing":
@@ -61,8 +73,10 @@ func Parse(s string) (Action, error) {
 		return SignOnly, nil
 	case "encrypt_and_sign", "encrypt":
 		return EncryptAndSign, nil
+	case "sign_and_include_in_encryption_context":
+		return SignAndIncludeInEncryptionContext, nil
 	}
-	return 0, fmt.Errorf("actions: unknown action %q (want encrypt_and_sign, sign or do_nothing)", s)
+	return 0, fmt.Errorf("actions: unknown action %q (want encrypt_and_sign, sign, sign_and_include_in_encryption_context or do_nothing)", s)
 }
 
 // MarshalText implements encoding.TextMarshaler.

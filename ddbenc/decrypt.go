@@ -26,6 +26,8 @@ func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.Attri
 	switch e.cfg.Format {
 	case LegacyFormat:
 		return e.decryptLegacy(ctx, item)
+	case DBESDKFormat:
+		return e.decryptDBESDK(ctx, item)
 	}
 	return nil, e.err("decrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
 }

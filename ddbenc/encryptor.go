@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/internal/dbesdk"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
@@ -33,13 +34,35 @@ type TableConfig struct {
 	// explicit EncryptAndSign on a key, or an explicit DoNothing without
 	// LegacyUnsignedKeys, is an ErrInvalidConfig.
 	Actions actions.Map
-	// Format is the table's item format; the zero value is LegacyFormat,
-	// the only one so far. It decides which attributes are reserved and how
-	// items are written and read.
+	// Format is the table's item format; the zero value is LegacyFormat.
+	// It decides which attributes are reserved and how items are written
+	// and read.
 	Format Format
 	// Provider supplies the legacy format's keys. It may be nil only when
-	// every action is DoNothing.
+	// every action is DoNothing. DBESDKFormat tables use Keyring instead.
 	Provider MaterialsProvider
+
+	// Keyring supplies the data keys of a DBESDKFormat table (package
+	// keyring has the implementations); required for that format, refused
+	// for the legacy one.
+	Keyring Keyring
+	// AllowedUnsignedAttributes (DBESDKFormat) are attributes that are never
+	// signed; AllowedUnsignedAttributePrefix names more by prefix. Every
+	// attribute configured DoNothing must be one of them, no signed one may
+	// be, and a reader must list at least what the writer listed
+	// (docs/dbesdk-format.md §1.5, §1.6). For this format Actions.Default
+	// DoNothing means "no default": an item attribute outside these lists
+	// without an entry in Actions is refused on encrypt, as AWS does; a
+	// SignOnly or EncryptAndSign default applies to such attributes.
+	AllowedUnsignedAttributes      []string
+	AllowedUnsignedAttributePrefix string
+	// Suite (DBESDKFormat) is the algorithm suite items are written with;
+	// zero means SuiteECDSAP384. Reads take the suite from the item.
+	Suite AlgorithmSuite
+	// LogicalTableName (DBESDKFormat) is the table name bound into every
+	// item; empty means TableName. Set it to read items copied from another
+	// table, or to keep one name across table renames and replicas.
+	LogicalTableName string
 
 	// Ordering is the ordering profile used to write (docs/legacy-format.md
 	// §8.1). The default, JavaOrdering, is what the Java client writes and
@@ -70,10 +93,12 @@ type TableConfig struct {
 }
 
 // Encryptor encrypts, signs, verifies and decrypts items of one table in the
-// format of the legacy DynamoDB Encryption Client. It is safe for concurrent
-// use.
+// table's format: the legacy DynamoDB Encryption Client's (LegacyFormat) or
+// the AWS Database Encryption SDK's (DBESDKFormat, keys from a Keyring). It
+// refuses items of the other format. It is safe for concurrent use.
 type Encryptor struct {
 	cfg         TableConfig
+	dbe         *dbesdk.Table // DBESDKFormat only
 	acts        actions.Map
 	signedTable string
 	allNothing  bool
@@ -109,6 +134,12 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 		return nil, fail("", "unknown ordering %d", cfg.Ordering)
 	}
 	if err := validateIndexes(cfg); err != nil {
+		return nil, err
+	}
+	if cfg.Format == DBESDKFormat {
+		return newDBESDKEncryptor(cfg)
+	}
+	if err := refuseDBESDKSettings(cfg); err != nil {
 		return nil, err
 	}
 	acts, err := effectiveActions(cfg)
@@ -168,6 +199,8 @@ func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.Attri
 	switch e.cfg.Format {
 	case LegacyFormat:
 		return e.encryptLegacy(ctx, item)
+	case DBESDKFormat:
+		return e.encryptDBESDK(ctx, item)
 	}
 	return nil, e.err("encrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
 }

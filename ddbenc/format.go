@@ -2,9 +2,11 @@ package ddbenc
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ddbec/ddbec-go/internal/dbesdk"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
@@ -19,6 +21,11 @@ const (
 	// keys from a MaterialsProvider (docs/legacy-format.md). It is the zero
 	// value.
 	LegacyFormat Format = iota
+	// DBESDKFormat is the format of the AWS Database Encryption SDK for
+	// DynamoDB: aws_dbe_head and aws_dbe_foot, keys from a Keyring
+	// (docs/dbesdk-format.md). Its attribute-name prefix aws_dbe_ is
+	// reserved.
+	DBESDKFormat
 )
 
 // String names the format for messages.
@@ -26,12 +33,14 @@ func (f Format) String() string {
 	switch f {
 	case LegacyFormat:
 		return "legacy"
+	case DBESDKFormat:
+		return "AWS Database Encryption SDK"
 	}
 	return "Format(" + strconv.Itoa(int(f)) + ")"
 }
 
 // valid reports whether f is a format this package implements.
-func (f Format) valid() bool { return f == LegacyFormat }
+func (f Format) valid() bool { return f == LegacyFormat || f == DBESDKFormat }
 
 // reserved reports whether name is an attribute the table's format writes
 // itself: such attributes cannot be configured, be keys, or appear in a
@@ -40,6 +49,8 @@ func (f Format) reserved(name string) bool {
 	switch f {
 	case LegacyFormat:
 		return legacy.IsReserved(name)
+	case DBESDKFormat:
+		return strings.HasPrefix(name, dbesdk.ReservedPrefix)
 	}
 	return false
 }
@@ -55,7 +66,7 @@ const (
 
 // dbeHeadAttribute is the header attribute of an item written by the AWS
 // Database Encryption SDK for DynamoDB.
-const dbeHeadAttribute = "aws_dbe_head"
+const dbeHeadAttribute = dbesdk.HeadAttribute
 
 // String names the format for messages.
 func (f itemFormat) String() string {

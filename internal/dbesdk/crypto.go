@@ -1,0 +1,191 @@
+package dbesdk
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/binary"
+)
+
+// Suite is an algorithm suite id (docs/dbesdk-format.md §5.1).
+type Suite uint16
+
+const (
+	// SuiteSymSig is 0x6700: AES-256-GCM, HKDF-SHA512, key commitment,
+	// HMAC-SHA384 recipient tags, no ECDSA signature.
+	SuiteSymSig Suite = 0x6700
+	// SuiteECDSA is 0x6701, the default: as 0x6700 plus an ECDSA P-384
+	// signature.
+	SuiteECDSA Suite = 0x6701
+)
+
+// Valid reports whether s is one of the two DB-ESDK suites.
+func (s Suite) Valid() bool { return s == SuiteSymSig || s == SuiteECDSA }
+
+// Signed reports whether the suite carries an ECDSA signature.
+func (s Suite) Signed() bool { return s == SuiteECDSA }
+
+// Sizes (docs/dbesdk-format.md Appendix B).
+const (
+	// KeyLen is the length of data keys, intermediate keys and MAC keys.
+	KeyLen = 32
+	// WrappedPDKLen is the length of the wrapped PDK at the start of every
+	// EDK ciphertext (docs/dbesdk-format.md §7.3).
+	WrappedPDKLen = 48
+	msgIDLen      = 32
+	commitLen     = 32
+	tagLen        = 48
+	sigLen        = 103
+)
+
+func gcmOf(key []byte) (cipher.AEAD, error) {
+	b, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+func hkdf512(ikm, info []byte) []byte {
+	k, err := hkdf.Key(sha512.New, ikm, nil, string(info), KeyLen)
+	if err != nil {
+		panic(err) // only for lengths far beyond 32
+	}
+	return k
+}
+
+// commitKey and fieldRootKey are docs/dbesdk-format.md §5.2.
+func commitKey(pdk, msgID []byte) []byte {
+	return hkdf512(pdk, append([]byte("AWS_DBE_COMMIT_KEY"), msgID...))
+}
+
+func fieldRootKey(pdk, msgID []byte) []byte {
+	return hkdf512(pdk, append([]byte("AWS_DBE_DERIVE_KEY"), msgID...))
+}
+
+// commitment is docs/dbesdk-format.md §6.4 (HMAC-SHA512, not SHA-384: §11 item 1).
+func commitment(pdk, msgID, partial []byte) []byte {
+	m := hmac.New(sha512.New, commitKey(pdk, msgID))
+	m.Write(partial)
+	return m.Sum(nil)[:commitLen]
+}
+
+// fieldKey derives the key and nonce of the encrypted field with the given
+// offset (docs/dbesdk-format.md §5.3).
+func fieldKey(root []byte, offset int) (key, nonce []byte) {
+	b, err := aes.NewCipher(root)
+	if err != nil {
+		panic(err)
+	}
+	ctr := append([]byte("AwsDbeField"), 0x2C)
+	ctr = binary.BigEndian.AppendUint32(ctr, uint32(3*offset))
+	ks := make([]byte, 44)
+	cipher.NewCTR(b, ctr).XORKeyStream(ks, ks)
+	return ks[:32], ks[32:]
+}
+
+// encryptField is docs/dbesdk-format.md §5.4: type id ‖ ciphertext ‖ tag.
+func encryptField(root []byte, offset int, path []byte, t terminal) []byte {
+	key, nonce := fieldKey(root, offset)
+	g, err := gcmOf(key)
+	if err != nil {
+		panic(err)
+	}
+	out := binary.BigEndian.AppendUint16(nil, t.typ)
+	return g.Seal(out, nonce, t.val, path)
+}
+
+// decryptField is docs/dbesdk-format.md §5.5.
+func decryptField(root []byte, offset int, path, stored []byte) (terminal, error) {
+	if len(stored) < 18 {
+		return terminal{}, errf(KindMalformed, "", "encrypted value too short")
+	}
+	key, nonce := fieldKey(root, offset)
+	g, err := gcmOf(key)
+	if err != nil {
+		return terminal{}, err
+	}
+	pt, err := g.Open(nil, nonce, stored[2:], path)
+	if err != nil {
+		return terminal{}, errf(KindDecryption, "", "field does not decrypt")
+	}
+	return terminal{binary.BigEndian.Uint16(stored), pt}, nil
+}
+
+// intermediateKeys derives the MAC key and key-encryption key of an
+// intermediate key (docs/dbesdk-format.md §7.2).
+func intermediateKeys(ik []byte) (mac, kek []byte) {
+	prk, err := hkdf.Extract(sha512.New, ik, nil)
+	if err != nil {
+		panic(err)
+	}
+	mac, err = hkdf.Expand(sha512.New, prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC", KeyLen)
+	if err != nil {
+		panic(err)
+	}
+	kek, err = hkdf.Expand(sha512.New, prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC", KeyLen)
+	if err != nil {
+		panic(err)
+	}
+	return mac, kek
+}
+
+// WrapWithIntermediate draws a fresh intermediate key and wraps pdk under it
+// for the full encryption context ec (docs/dbesdk-format.md §7.2, §7.4). The
+// keyring protects ik its own way and stores wrapped ‖ its wrapping of ik as
+// the EDK ciphertext; macKey is the EDK's symmetric signing key.
+func WrapWithIntermediate(pdk []byte, ec map[string]string) (ik, wrapped, macKey []byte, err error) {
+	if len(pdk) != KeyLen {
+		return nil, nil, nil, errf(KindInvalidConfig, "", "plaintext data key must be %d bytes", KeyLen)
+	}
+	ik = make([]byte, KeyLen)
+	if _, err := rand.Read(ik); err != nil {
+		return nil, nil, nil, err
+	}
+	mac, kek := intermediateKeys(ik)
+	g, err := gcmOf(kek)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	wrapped = g.Seal(nil, make([]byte, 12), pdk, SerializeContext(ec))
+	return ik, wrapped, mac, nil
+}
+
+// UnwrapWithIntermediate opens the wrapped PDK (the first 48 bytes of an EDK
+// ciphertext) with a recovered intermediate key (docs/dbesdk-format.md §7.5).
+// It returns the PDK and the EDK's symmetric signing key.
+func UnwrapWithIntermediate(ik, wrapped []byte, ec map[string]string) (pdk, macKey []byte, err error) {
+	if len(ik) != KeyLen || len(wrapped) != WrappedPDKLen {
+		return nil, nil, errf(KindDecryption, "", "intermediate key or wrapped data key has the wrong length")
+	}
+	mac, kek := intermediateKeys(ik)
+	g, err := gcmOf(kek)
+	if err != nil {
+		return nil, nil, err
+	}
+	pdk, err = g.Open(nil, make([]byte, 12), wrapped, SerializeContext(ec))
+	if err != nil {
+		return nil, nil, errf(KindDecryption, "", "wrapped data key does not open under this context")
+	}
+	return pdk, mac, nil
+}
+
+// HierarchyProviderID is the provider id of hierarchical-keyring EDKs.
+const HierarchyProviderID = "aws-kms-hierarchy"
+
+// HierarchyDerivedKey is the hierarchical keyring's wrapping key: NIST SP
+// 800-108 counter-mode KDF with HMAC-SHA256 (docs/dbesdk-format.md §8.10.2).
+func HierarchyDerivedKey(branchKey, salt []byte) []byte {
+	m := hmac.New(sha256.New, branchKey)
+	msg := binary.BigEndian.AppendUint32(nil, 1)
+	msg = append(msg, HierarchyProviderID...)
+	msg = append(msg, 0)
+	msg = append(msg, salt...)
+	msg = binary.BigEndian.AppendUint32(msg, 256)
+	m.Write(msg)
+	return m.Sum(nil)
+}

@@ -1,0 +1,82 @@
+// Package keyring has the keyrings of the AWS Database Encryption SDK format
+// (ddbenc.DBESDKFormat, docs/dbesdk-format.md §8): raw AES, raw RSA, the
+// hierarchical keyring over a pluggable branch-key source, and the
+// multi-keyring. Each implements ddbenc.Keyring.
+//
+// Every keyring wraps the item's data key with its own random intermediate
+// key (docs/dbesdk-format.md §7) and protects only that intermediate key;
+// the encrypted data key's first 48 bytes are the wrapped data key.
+package keyring
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/dbesdk"
+)
+
+// ErrNoMatchingKey is wrapped (with ddbenc.ErrWrongKey) when a keyring finds
+// no encrypted data key it can decrypt.
+var ErrNoMatchingKey = errors.New("keyring: no encrypted data key matches this keyring")
+
+// reservedProviderID may not be a raw keyring's namespace.
+const reservedProviderID = "aws-kms"
+
+// ensurePDK generates the data key if m has none (the generator's job).
+func ensurePDK(m *ddbenc.KeyringMaterials) error {
+	if m.PlaintextDataKey != nil {
+		if len(m.PlaintextDataKey) != dbesdk.KeyLen {
+			return fmt.Errorf("%w: plaintext data key has the wrong length", ddbenc.ErrInvalidConfig)
+		}
+		return nil
+	}
+	pdk := make([]byte, dbesdk.KeyLen)
+	if _, err := rand.Read(pdk); err != nil {
+		return err
+	}
+	m.PlaintextDataKey = pdk
+	return nil
+}
+
+// wrapNew draws an intermediate key for m, wraps m's data key under it and
+// returns the intermediate key and the wrapped data key; add appends the
+// finished EDK with its signing key.
+func wrapNew(m *ddbenc.KeyringMaterials) (ik, wrapped, mac []byte, err error) {
+	if err := ensurePDK(m); err != nil {
+		return nil, nil, nil, err
+	}
+	return dbesdk.WrapWithIntermediate(m.PlaintextDataKey, m.EncryptionContext)
+}
+
+func add(m *ddbenc.KeyringMaterials, edk ddbenc.EncryptedDataKey, mac []byte) {
+	m.EncryptedDataKeys = append(m.EncryptedDataKeys, edk)
+	m.SymmetricSigningKeys = append(m.SymmetricSigningKeys, mac)
+}
+
+// finish opens the wrapped data key of an EDK with its recovered
+// intermediate key and completes decryption materials.
+func finish(m *ddbenc.KeyringMaterials, ik, ciphertext []byte) error {
+	pdk, mac, err := dbesdk.UnwrapWithIntermediate(ik, ciphertext[:dbesdk.WrappedPDKLen], m.EncryptionContext)
+	if err != nil {
+		return err
+	}
+	m.PlaintextDataKey = pdk
+	m.SymmetricSigningKeys = [][]byte{mac}
+	return nil
+}
+
+// checkDecrypt refuses decryption materials that already hold a key.
+func checkDecrypt(m *ddbenc.KeyringMaterials) error {
+	if m.PlaintextDataKey != nil {
+		return fmt.Errorf("%w: decryption materials already hold a data key", ddbenc.ErrInvalidConfig)
+	}
+	return nil
+}
+
+// noMatch is the error of a keyring that decrypted nothing; errs are the
+// failures of the candidates it tried.
+func noMatch(kind string, errs []error) error {
+	return fmt.Errorf("%w: %w: %s: %w", ddbenc.ErrWrongKey, ErrNoMatchingKey, kind, errors.Join(errs...))
+}

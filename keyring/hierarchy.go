@@ -1,0 +1,149 @@
+package keyring
+
+import (
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/dbesdk"
+)
+
+// Hierarchical is the hierarchical keyring (docs/dbesdk-format.md §8.10):
+// intermediate keys are wrapped under keys derived from a branch key, which a
+// BranchKeySource supplies.
+type Hierarchical struct {
+	branchKeyID string
+	source      BranchKeySource
+}
+
+// NewHierarchical returns a hierarchical keyring for one branch key id.
+func NewHierarchical(branchKeyID string, source BranchKeySource) (*Hierarchical, error) {
+	if branchKeyID == "" || source == nil {
+		return nil, fmt.Errorf("%w: a hierarchical keyring needs a branch key id and a branch key source", ddbenc.ErrInvalidConfig)
+	}
+	return &Hierarchical{branchKeyID: branchKeyID, source: source}, nil
+}
+
+// EDK ciphertext layout after the wrapped data key (docs/dbesdk-format.md §8.10.1).
+const (
+	hSalt    = 16
+	hIV      = 12
+	hVersion = 16
+	hRest    = hSalt + hIV + hVersion + dbesdk.KeyLen + 16 // 92
+)
+
+func versionBytes(v string) ([]byte, error) {
+	b, err := hex.DecodeString(strings.ReplaceAll(v, "-", ""))
+	if err != nil || len(b) != hVersion || len(v) != 36 {
+		return nil, fmt.Errorf("%w: branch key version %q is not a UUID", ddbenc.ErrInvalidConfig, v)
+	}
+	return b, nil
+}
+
+func versionString(b []byte) string {
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+func hierarchyAAD(id string, version []byte, ec map[string]string) []byte {
+	aad := append([]byte(dbesdk.HierarchyProviderID), id...)
+	aad = append(aad, version...)
+	return append(aad, dbesdk.SerializeContext(ec)...)
+}
+
+func hierarchyGCM(branchKey, salt []byte) (cipher.AEAD, error) {
+	if len(branchKey) != dbesdk.KeyLen {
+		return nil, fmt.Errorf("%w: branch key must be %d bytes", ddbenc.ErrInvalidConfig, dbesdk.KeyLen)
+	}
+	b, err := aes.NewCipher(dbesdk.HierarchyDerivedKey(branchKey, salt))
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(b)
+}
+
+// OnEncrypt implements ddbenc.Keyring.
+func (h *Hierarchical) OnEncrypt(ctx context.Context, m *ddbenc.KeyringMaterials) error {
+	bk, err := h.source.ActiveBranchKey(ctx, h.branchKeyID)
+	if err != nil {
+		return err
+	}
+	ver, err := versionBytes(bk.Version)
+	if err != nil {
+		return err
+	}
+	ik, wrapped, mac, err := wrapNew(m)
+	if err != nil {
+		return err
+	}
+	salt := make([]byte, hSalt+hIV)
+	if _, err := rand.Read(salt); err != nil {
+		return err
+	}
+	iv := salt[hSalt:]
+	salt = salt[:hSalt]
+	g, err := hierarchyGCM(bk.Key, salt)
+	if err != nil {
+		return err
+	}
+	ct := append(wrapped, salt...)
+	ct = append(ct, iv...)
+	ct = append(ct, ver...)
+	ct = g.Seal(ct, iv, ik, hierarchyAAD(h.branchKeyID, ver, m.EncryptionContext))
+	add(m, ddbenc.EncryptedDataKey{ProviderID: dbesdk.HierarchyProviderID, ProviderInfo: []byte(h.branchKeyID), Ciphertext: ct}, mac)
+	return nil
+}
+
+// OnDecrypt implements ddbenc.Keyring.
+func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials, edks []ddbenc.EncryptedDataKey) error {
+	if err := checkDecrypt(m); err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range edks {
+		if e.ProviderID != dbesdk.HierarchyProviderID || string(e.ProviderInfo) != h.branchKeyID {
+			continue
+		}
+		if len(e.Ciphertext) != dbesdk.WrappedPDKLen+hRest {
+			errs = append(errs, errors.New("hierarchical EDK ciphertext has the wrong length"))
+			continue
+		}
+		rest := e.Ciphertext[dbesdk.WrappedPDKLen:]
+		salt, iv, ver, sealed := rest[:hSalt], rest[hSalt:hSalt+hIV], rest[hSalt+hIV:hSalt+hIV+hVersion], rest[hSalt+hIV+hVersion:]
+		bk, err := h.source.BranchKeyVersion(ctx, h.branchKeyID, versionString(ver))
+		if err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			errs = append(errs, err)
+			continue
+		}
+		kver, err := versionBytes(bk.Version)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		g, err := hierarchyGCM(bk.Key, salt)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		ik, err := g.Open(nil, iv, sealed, hierarchyAAD(h.branchKeyID, kver, m.EncryptionContext))
+		if err != nil {
+			errs = append(errs, errors.New("hierarchical EDK does not open"))
+			continue
+		}
+		if err := finish(m, ik, e.Ciphertext); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		return nil
+	}
+	return noMatch("hierarchical keyring", errs)
+}
