@@ -59,6 +59,9 @@ func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
 		return nil, fail("", "SignedTableName, AllowPythonRoundedNumbers, LegacyUnsignedKeys and Ordering are legacy-format settings")
 	}
 	m := cfg.Actions
+	if err := checkIndexKeys(cfg); err != nil {
+		return nil, err
+	}
 	if !m.Default.Valid() {
 		return nil, fail("", "the default action is not set or not valid (DoNothing means no default)")
 	}

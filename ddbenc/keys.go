@@ -112,20 +112,8 @@ func effectiveActions(cfg TableConfig) (actions.Map, error) {
 			out.Attributes[k] = actions.SignOnly
 		}
 	}
-	primary := func(name string) bool { return name == cfg.PartitionKey || name == cfg.SortKey }
-	for _, ix := range cfg.Indexes {
-		for _, k := range ix.keyNamesOf() {
-			if primary(k) {
-				continue
-			}
-			a, explicit := m.Attributes[k]
-			switch {
-			case explicit && a == actions.EncryptAndSign:
-				return actions.Map{}, fail(k, "attribute is a key of index %q and cannot be encrypted (DynamoDB indexes its stored value); use sign", ix.Name)
-			case !explicit && m.Default == actions.EncryptAndSign:
-				return actions.Map{}, fail(k, "attribute is a key of index %q, which the default action would encrypt; set its action explicitly (sign, or do_nothing), because changing an attribute's action later makes every item written before unreadable", ix.Name)
-			}
-		}
+	if err := checkIndexKeys(cfg); err != nil {
+		return actions.Map{}, err
 	}
 	return out, nil
 }
@@ -166,4 +154,31 @@ func tableNameOf(s string) string {
 		return name
 	}
 	return s
+}
+
+// checkIndexKeys refuses actions that would encrypt a secondary-index key
+// attribute, in either format: explicitly, or through an EncryptAndSign
+// default the attribute does not override.
+func checkIndexKeys(cfg TableConfig) error {
+	fail := func(attr, format string, args ...any) error {
+		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
+			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
+	}
+	m := cfg.Actions
+	primary := func(name string) bool { return name == cfg.PartitionKey || name == cfg.SortKey }
+	for _, ix := range cfg.Indexes {
+		for _, k := range ix.keyNamesOf() {
+			if primary(k) {
+				continue
+			}
+			a, explicit := m.Attributes[k]
+			switch {
+			case explicit && a == actions.EncryptAndSign:
+				return fail(k, "attribute is a key of index %q and cannot be encrypted (DynamoDB indexes its stored value); use sign", ix.Name)
+			case !explicit && m.Default == actions.EncryptAndSign:
+				return fail(k, "attribute is a key of index %q, which the default action would encrypt; set its action explicitly (sign, or do_nothing), because changing an attribute's action later makes every item written before unreadable", ix.Name)
+			}
+		}
+	}
+	return nil
 }

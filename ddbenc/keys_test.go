@@ -16,6 +16,7 @@ import (
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/legacy"
+	"github.com/ddbec/ddbec-go/keyring"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -285,5 +286,33 @@ func TestTableARNIsTheTable(t *testing.T) {
 	stored := storedItem(t, byARN)
 	if _, err := byName.DecryptItem(context.Background(), stored); err != nil {
 		t.Errorf("item written through the ARN configuration does not read by name: %v", err)
+	}
+}
+
+// TestDBESDKIndexKeysNotEncrypted: the index rule holds for the DB-ESDK
+// format too.
+func TestDBESDKIndexKeysNotEncrypted(t *testing.T) {
+	kr, err := keyring.NewRawAES("ns", "name", bytes.Repeat([]byte{5}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsi := []ddbenc.Index{{Name: "byEmail", PartitionKey: "email"}}
+	for name, c := range map[string]struct {
+		acts actions.Map
+		ok   bool
+	}{
+		"default encrypt":        {actions.Map{Default: actions.EncryptAndSign}, false},
+		"explicit encrypt":       {actions.Map{Default: actions.SignOnly, Attributes: map[string]actions.Action{"email": actions.EncryptAndSign}}, false},
+		"explicit sign":          {actions.Map{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{"email": actions.SignOnly}}, true},
+		"sign and include in EC": {actions.Map{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{"email": actions.SignAndIncludeInEncryptionContext}}, true},
+	} {
+		_, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: pk, Indexes: gsi, Actions: c.acts, Format: ddbenc.DBESDKFormat, Keyring: kr})
+		var de *ddbenc.Error
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: %v", name, err)
+		case !c.ok && (!errors.Is(err, ddbenc.ErrInvalidConfig) || !errors.As(err, &de) || de.Attribute != "email"):
+			t.Errorf("%s: %v, want ErrInvalidConfig naming email", name, err)
+		}
 	}
 }
