@@ -1,7 +1,12 @@
 // Package ddbenc encrypts and signs Amazon DynamoDB items on the client, in
 // the format of the legacy AWS DynamoDB Encryption Client (Java 1.x/2.x,
-// Python 3.x): items those clients wrote can be read here, and items written
-// here can be read by them.
+// Python 3.x; LegacyFormat, the default) or of its successor, the AWS
+// Database Encryption SDK for DynamoDB (DBESDKFormat: aws_dbe_head and
+// aws_dbe_foot, keys from a [Keyring]; package keyring has raw AES, raw RSA,
+// multi and hierarchical keyrings). Items those clients wrote can be read
+// here, and items written here can be read by them. A table has one format
+// (TableConfig.Format); items of the other format are refused. For now the
+// Client serves legacy tables only; an Encryptor serves either.
 //
 // A [Client] wraps a *dynamodb.Client with the same method signatures:
 // PutItem, GetItem, Query, Scan, BatchGetItem, BatchWriteItem, DeleteItem,
