@@ -1,11 +1,28 @@
 // Package keyring has the keyrings of the AWS Database Encryption SDK format
 // (ddbenc.DBESDKFormat, docs/dbesdk-format.md §8): raw AES, raw RSA, the
-// hierarchical keyring over a pluggable branch-key source, and the
-// multi-keyring. Each implements ddbenc.Keyring.
+// AWS KMS keyrings (NewKMS, strict; NewKMSMRK, strict and multi-Region
+// aware; NewKMSMRKDiscovery, decrypt only), the hierarchical keyring over a
+// pluggable branch-key source, and the multi-keyring. Each implements
+// ddbenc.Keyring.
 //
 // Every keyring wraps the item's data key with its own random intermediate
 // key (docs/dbesdk-format.md §7) and protects only that intermediate key;
-// the encrypted data key's first 48 bytes are the wrapped data key.
+// the encrypted data key's first 48 bytes are the wrapped data key. The KMS
+// keyrings get each intermediate key from GenerateDataKey (never Encrypt,
+// whether they are a multi-keyring's generator or a child) and send Decrypt
+// with an explicit KeyId whose echo they check.
+//
+// In a global table each Region's writers and readers use their own
+// Region's replica of a multi-Region key: write with NewKMSMRK on the local
+// replica's ARN, read with NewKMSMRK on the reader's local replica (or with
+// NewKMSMRKDiscovery in the reader's Region); no KMS call crosses Regions.
+//
+// KMS failures map onto ddbenc's sentinels and keep the SDK error reachable
+// with errors.As: ErrKeyUnavailable for throttling, KMS internal errors and
+// disabled or unusable keys; ErrWrongKey for NotFoundException and
+// IncorrectKeyException; ErrDecryption and ErrSignature for an
+// InvalidCiphertextException on Decrypt (the item's encryption context is not
+// the writer's, or the data key was changed). Context errors pass through.
 package keyring
 
 import (
@@ -18,7 +35,8 @@ import (
 )
 
 // ErrNoMatchingKey is wrapped (with ddbenc.ErrWrongKey) when a keyring finds
-// no encrypted data key it can decrypt.
+// no encrypted data key it can decrypt. A KMS keyring whose candidates failed
+// with ddbenc.ErrKeyUnavailable (the key may work later) wraps neither.
 var ErrNoMatchingKey = errors.New("keyring: no encrypted data key matches this keyring")
 
 // reservedProviderID may not be a raw keyring's namespace.
