@@ -1,5 +1,6 @@
 // Command ddbec encrypts, decrypts and inspects DynamoDB items in the legacy
-// DynamoDB Encryption Client format.
+// DynamoDB Encryption Client format (the default) or, with --format dbesdk,
+// in the AWS Database Encryption SDK format.
 //
 //	ddbec encrypt|decrypt|inspect [flags] < item.json
 //
@@ -59,6 +60,16 @@ Results go to stdout as bare items, one per line.
   ddbec encrypt|decrypt ... --provider most-recent --metastore-table T --material-name NAME (plus the kms flags) [--dynamodb-endpoint URL]
   ddbec inspect [--table T --partition-key pk --sort-key sk --actions ...]
 
+AWS Database Encryption SDK format (aws_dbe_head/aws_dbe_foot items):
+  ddbec encrypt|decrypt --format dbesdk --table T --partition-key pk [--sort-key sk] --actions ACTIONS
+                --keyring raw-aes --keys keys.json --key NAME --key-namespace NS [--key-name KEYNAME]
+                [--suite 0x6700|0x6701] [--allowed-unsigned a,b] [--allowed-unsigned-prefix P]
+  ddbec encrypt|decrypt --format dbesdk ... --keyring raw-rsa --rsa-padding pkcs1|oaep-sha1|oaep-sha256|oaep-sha384|oaep-sha512 (same key flags)
+  ddbec encrypt|decrypt --format dbesdk ... --keyring kms|kms-mrk|kms-mrk-discovery --kms-key-arn ARN [--kms-endpoint URL] [--region R] [--kms-discovery-accounts A,B]
+  ddbec inspect --format dbesdk [--allowed-unsigned a,b] [--allowed-unsigned-prefix P]
+  (keys.json is an MPL key manifest as in testdata/vectors/dbesdk; actions may use sign_and_include_in_encryption_context,
+  and {"default":"do_nothing",...} means no default action)
+
 Exit status: 0 success, 1 verification or decryption failed, 2 usage or input error.
 
 Flags:
@@ -82,6 +93,10 @@ type cliConfig struct {
 	legacyUnsignedKeys                                   bool
 	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
 	metaTable, materialName, ddbEndpoint                 string
+	// --format dbesdk (dbesdk.go)
+	format, keyringKind, key, keyName, keyNamespace string
+	rsaPadding, suite                               string
+	allowedUnsigned, allowedUnsignedPrefix          string
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -101,7 +116,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.partitionKey, "partition-key", "", "partition key attribute name")
 	fs.StringVar(&c.sortKey, "sort-key", "", "sort key attribute name, if the table has one")
 	fs.StringVar(&c.actionsArg, "actions", `{"default":"encrypt_and_sign"}`, "attribute actions as JSON, or @FILE")
-	fs.StringVar(&c.keysFile, "keys", "", "key file in the format of the legacy vectors' keys.json")
+	fs.StringVar(&c.format, "format", "legacy", "item format: legacy (the DynamoDB Encryption Client) or dbesdk (the AWS Database Encryption SDK)")
+	fs.StringVar(&c.keysFile, "keys", "", "key file: legacy, in the format of the legacy vectors' keys.json; dbesdk, an MPL key manifest (testdata/vectors/dbesdk/keys.json)")
 	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static, wrapped, kms or most-recent")
 	fs.StringVar(&c.metaTable, "metastore-table", "", "most-recent: the MetaStore table (its items protected by --kms-key-arn)")
 	fs.StringVar(&c.materialName, "material-name", "", "most-recent: the material name")
@@ -116,6 +132,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.region, "region", "", "kms: Region for the AWS configuration (calls always go to the key ARN's Region)")
 	fs.StringVar(&c.kmsMode, "kms-mode", "strict", "kms decrypt: strict, discovery or unchecked-legacy")
 	fs.StringVar(&c.kmsAccounts, "kms-discovery-accounts", "", "kms discovery: comma-separated account ids whose keys are accepted")
+	fs.StringVar(&c.keyringKind, "keyring", "", "dbesdk: raw-aes, raw-rsa, kms, kms-mrk or kms-mrk-discovery")
+	fs.StringVar(&c.key, "key", "", "dbesdk raw keyrings: the --keys entry to use (an RSA private-key entry also encrypts)")
+	fs.StringVar(&c.keyName, "key-name", "", "dbesdk raw keyrings: key name (default: the entry's key-id)")
+	fs.StringVar(&c.keyNamespace, "key-namespace", "", "dbesdk raw keyrings: key namespace (the EDK provider id)")
+	fs.StringVar(&c.rsaPadding, "rsa-padding", "", "dbesdk raw-rsa: pkcs1, oaep-sha1, oaep-sha256, oaep-sha384 or oaep-sha512")
+	fs.StringVar(&c.suite, "suite", "", "dbesdk encrypt: algorithm suite 0x6700 (HMAC only) or 0x6701 (plus ECDSA P-384, the default)")
+	fs.StringVar(&c.allowedUnsigned, "allowed-unsigned", "", "dbesdk: comma-separated attributes that are never signed (do_nothing)")
+	fs.StringVar(&c.allowedUnsignedPrefix, "allowed-unsigned-prefix", "", "dbesdk: attributes starting with this prefix are never signed (do_nothing)")
 	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
 	fs.BoolVar(&c.jsonl, "jsonl", false, "a stream of items (one per line, or over several lines) and query/scan output ({\"Items\": [...]}); one output line per item")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
@@ -128,6 +152,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "ddbec: unexpected arguments: %q\n", fs.Args())
+		return exitUsage
+	}
+	if err := c.checkFormatFlags(fs); err != nil {
+		fmt.Fprintf(stderr, "ddbec %s: %v\n", c.cmd, err)
 		return exitUsage
 	}
 
@@ -155,7 +183,9 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 		return nil, usageError{err}
 	}
 	var transform func(map[string]types.AttributeValue) ([]byte, error)
-	if c.cmd == "inspect" {
+	if c.cmd == "inspect" && c.format == "dbesdk" {
+		transform = c.inspectDBESDK
+	} else if c.cmd == "inspect" {
 		if c.partitionKey != "" {
 			if acts, err = ddbenc.EffectiveActions(ddbenc.TableConfig{TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, LegacyUnsignedKeys: c.legacyUnsignedKeys}); err != nil {
 				return nil, usageError{err}
@@ -163,7 +193,12 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 		}
 		transform = func(item map[string]types.AttributeValue) ([]byte, error) { return inspect(item, acts) }
 	} else {
-		enc, err := c.encryptor(acts)
+		var enc *ddbenc.Encryptor
+		if c.format == "dbesdk" {
+			enc, err = c.dbesdkEncryptor(acts)
+		} else {
+			enc, err = c.encryptor(acts)
+		}
 		if err != nil {
 			return nil, usageError{err}
 		}

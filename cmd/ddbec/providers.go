@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -112,15 +113,10 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 	// pins every call to the key ARN's Region anyway.
 	parsed, _ := arn.Parse(c.kmsKeyARN)
 	region := cmp.Or(c.region, parsed.Region)
-	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	cfg, client, err := c.kmsClient(region)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
+		return nil, err
 	}
-	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
-		if c.kmsEndpoint != "" {
-			o.BaseEndpoint = &c.kmsEndpoint
-		}
-	})
 	var mode provider.KMSDecryptMode
 	switch c.kmsMode {
 	case "strict":
@@ -159,4 +155,21 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 		return nil, err
 	}
 	return provider.NewMostRecent(store, c.materialName)
+}
+
+// kmsClient loads the default AWS configuration for region (credentials from
+// the environment, shared files, …) and returns it with a KMS client, on
+// --kms-endpoint when given. Shared by --provider kms and most-recent and
+// (once wired, see kmsKeyring in dbesdk.go) the DB-ESDK KMS keyrings.
+func (c *cliConfig) kmsClient(region string) (aws.Config, *kms.Client, error) {
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion(region))
+	if err != nil {
+		return aws.Config{}, nil, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
+		if c.kmsEndpoint != "" {
+			o.BaseEndpoint = &c.kmsEndpoint
+		}
+	})
+	return cfg, client, nil
 }
