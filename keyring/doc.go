@@ -96,5 +96,8 @@ func checkDecrypt(m *ddbenc.KeyringMaterials) error {
 // noMatch is the error of a keyring that decrypted nothing; errs are the
 // failures of the candidates it tried.
 func noMatch(kind string, errs []error) error {
+	if len(errs) == 0 {
+		return fmt.Errorf("%w: %w: %s", ddbenc.ErrWrongKey, ErrNoMatchingKey, kind)
+	}
 	return fmt.Errorf("%w: %w: %s: %w", ddbenc.ErrWrongKey, ErrNoMatchingKey, kind, errors.Join(errs...))
 }

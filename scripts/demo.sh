@@ -34,6 +34,13 @@ echo "  writer key: $primary"
 echo "  reader key: $replica"
 
 echo
+echo "== the same in the DB-ESDK format: KMS MRK keyring, us-east-1 writer, us-west-2 reader"
+dbe=(--format dbesdk --table Customers --partition-key customer_id --actions "$ACTIONS" --keyring kms-mrk --kms-endpoint "$endpoint")
+stored=$(echo "$ITEM" | "$BIN/ddbec" encrypt "${dbe[@]}" --kms-key-arn "$primary")
+echo "stored (us-east-1):  ${stored:0:150}..."
+echo "read with replica:   $(echo "$stored" | "$BIN/ddbec" decrypt "${dbe[@]}" --kms-key-arn "$replica")"
+
+echo
 echo "== static vector keys, RSA-wrapped content key, and inspect"
 stored=$(echo "$ITEM" | "$BIN/ddbec" encrypt "${table[@]}" --keys "$KEYS" --provider wrapped --wrapping-key rsaEncPub --signing-key rsaSignPriv)
 echo "inspect:   $(echo "$stored" | "$BIN/ddbec" inspect --partition-key customer_id --actions "$ACTIONS")"

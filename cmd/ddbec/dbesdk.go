@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
@@ -183,21 +184,34 @@ func (c *cliConfig) rawKeyring() (ddbenc.Keyring, error) {
 
 // kmsKeyring is the hook for the AWS KMS keyrings.
 //
-// KMS HOOK — to wire them in, replace the return below with:
-//
-//	_, client, err := c.kmsClient(REGION) // providers.go; REGION = cmp.Or(c.region, the ARN's Region)
-//	switch c.keyringKind {
-//	case "kms":               return keyring.NewKMS(client, c.kmsKeyARN)
-//	case "kms-mrk":           return keyring.NewKMSMRK(client, c.kmsKeyARN)
-//	case "kms-mrk-discovery": return keyring.NewKMSMRKDiscovery(client, c.region, FILTER) // FILTER from commaList(c.kmsAccounts) and the partition
-//	}
-//
-// and TestKMSKeyringsNotAvailableYet (dbesdk_test.go) with real tests
-// against internal/fakekms, as kms_test.go does for --provider kms. The flags
-// --kms-key-arn, --kms-endpoint, --region and --kms-discovery-accounts are
-// already parsed (shared with the legacy --provider kms).
+// kmsKeyring builds the KMS keyrings: kms and kms-mrk on --kms-key-arn
+// (calls go to its Region), kms-mrk-discovery in --region, accepting the keys
+// of --kms-discovery-accounts (in the partition of --kms-key-arn, default aws)
+// when given.
 func (c *cliConfig) kmsKeyring() (ddbenc.Keyring, error) {
-	return nil, fmt.Errorf("--keyring %s is not available yet", c.keyringKind)
+	parsed, _ := arn.Parse(c.kmsKeyARN)
+	region := cmp.Or(c.region, parsed.Region)
+	if c.keyringKind != "kms-mrk-discovery" && c.kmsKeyARN == "" {
+		return nil, fmt.Errorf("--keyring %s needs --kms-key-arn", c.keyringKind)
+	}
+	if region == "" {
+		return nil, fmt.Errorf("--keyring %s needs --region", c.keyringKind)
+	}
+	_, client, err := c.kmsClient(region)
+	if err != nil {
+		return nil, err
+	}
+	switch c.keyringKind {
+	case "kms":
+		return keyring.NewKMS(client, c.kmsKeyARN)
+	case "kms-mrk":
+		return keyring.NewKMSMRK(client, c.kmsKeyARN)
+	}
+	var filter *keyring.DiscoveryFilter
+	if accounts := commaList(c.kmsAccounts); len(accounts) > 0 {
+		filter = &keyring.DiscoveryFilter{Partition: cmp.Or(parsed.Partition, "aws"), Accounts: accounts}
+	}
+	return keyring.NewKMSMRKDiscovery(client, region, filter)
 }
 
 // dbesdkInspection is what inspect --format dbesdk prints for one item: the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 )
@@ -593,16 +594,63 @@ func TestDBESDKUsageErrors(t *testing.T) {
 // the three KMS keyrings are accepted --keyring values that report a usage
 // error until keyring.NewKMS, NewKMSMRK and NewKMSMRKDiscovery are wired in.
 // Replace this test with fake-KMS tests then.
-func TestKMSKeyringsNotAvailableYet(t *testing.T) {
-	const arn = "arn:aws:kms:us-west-2:111122223333:key/mrk-80bd8ecdcd4342aebd84b7dc9da498a7"
-	for _, kind := range []string{"kms", "kms-mrk", "kms-mrk-discovery"} {
-		for _, cmd := range []string{"encrypt", "decrypt"} {
-			args := []string{cmd, "--format", "dbesdk", "--table", "T", "--partition-key", "id", "--actions", dbeActs, "--allowed-unsigned", "note",
-				"--keyring", kind, "--kms-key-arn", arn, "--region", "us-west-2", "--kms-discovery-accounts", "111122223333"}
-			out, stderr, code := ddbec(t, dbeItem, args...)
-			if code != 2 || out != "" || !strings.Contains(stderr, "--keyring "+kind+" is not available yet") {
-				t.Errorf("%s --keyring %s: exit %d, stdout %q, stderr %q; want 2 and \"not available yet\"", cmd, kind, code, out, stderr)
+// TestKMSKeyrings: the MRK story through the CLI and the fake KMS. A
+// us-east-1 writer on the primary ARN; us-west-2 readers on the replica with
+// the strict MRK keyring and with discovery; every reader call stays in
+// us-west-2; another key is refused.
+func TestKMSKeyrings(t *testing.T) {
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKEKMS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_PROFILE", "")
+	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-dbesdk")})
+	primary := fake.CreateKey("us-east-1", true)
+	replica, err := fake.ReplicateKey(primary, "us-west-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	single := fake.CreateKey("us-east-1", false)
+	common := []string{"--format", "dbesdk", "--table", "T", "--partition-key", "id", "--actions", dbeActs, "--allowed-unsigned", "note", "--kms-endpoint", kmsURL}
+	run := func(stdin string, args ...string) (string, string, int) {
+		return ddbec(t, stdin, append(args, common...)...)
+	}
+	for _, kind := range []string{"kms", "kms-mrk"} {
+		key := primary
+		if kind == "kms" {
+			key = single
+		}
+		enc, stderr, code := run(dbeItem, "encrypt", "--keyring", kind, "--kms-key-arn", key)
+		if code != 0 {
+			t.Fatalf("%s encrypt: exit %d: %s", kind, code, stderr)
+		}
+		if kind == "kms" {
+			if dec, stderr, code := run(enc, "decrypt", "--keyring", "kms", "--kms-key-arn", single); code != 0 || dec == "" {
+				t.Errorf("kms decrypt: exit %d: %s", code, stderr)
+			}
+			continue
+		}
+		fake.Reset()
+		for name, args := range map[string][]string{
+			"strict MRK on the replica": {"--keyring", "kms-mrk", "--kms-key-arn", replica},
+			"discovery in us-west-2":    {"--keyring", "kms-mrk-discovery", "--region", "us-west-2", "--kms-discovery-accounts", "111122223333"},
+		} {
+			dec, stderr, code := run(enc, append([]string{"decrypt"}, args...)...)
+			if code != 0 || dec == "" {
+				t.Errorf("%s: exit %d: %s", name, code, stderr)
 			}
 		}
+		for _, c := range fake.Calls() {
+			if c.Region != "us-west-2" {
+				t.Errorf("a reader called KMS in %s: %+v", c.Region, c)
+			}
+		}
+		if out, _, code := run(enc, "decrypt", "--keyring", "kms-mrk-discovery", "--region", "us-west-2", "--kms-discovery-accounts", "444455556666"); code != 1 || out != "" {
+			t.Errorf("discovery of another account: exit %d, stdout %q; want 1 and nothing", code, out)
+		}
+	}
+	if _, stderr, code := run(dbeItem, "encrypt", "--keyring", "kms-mrk"); code != 2 || !strings.Contains(stderr, "--kms-key-arn") {
+		t.Errorf("kms-mrk without an ARN: exit %d, %q", code, stderr)
 	}
 }
