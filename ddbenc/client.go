@@ -194,14 +194,19 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 			d = &discovery{done: make(chan struct{})}
 			te.inflight = d
 			te.mu.Unlock()
-			d.t, d.err = c.discover(ctx, op, n, te.cfg)
-			if d.err == nil {
-				te.t.Store(d.t)
-			}
-			te.mu.Lock()
-			te.inflight = nil // a failure is not cached: the next caller tries again
-			te.mu.Unlock()
-			close(d.done)
+			func() {
+				defer func() {
+					te.mu.Lock()
+					te.inflight = nil // a failure is not cached: the next caller tries again
+					te.mu.Unlock()
+					close(d.done) // also when discover panics: no waiter hangs
+				}()
+				d.err = errDiscoveryPanicked
+				d.t, d.err = c.discover(ctx, op, n, te.cfg)
+				if d.err == nil {
+					te.t.Store(d.t)
+				}
+			}()
 			return d.t, d.err
 		}
 		te.mu.Unlock()
@@ -225,6 +230,10 @@ func (c *Client) lookup(ctx context.Context, op string, name *string) (*table, e
 		return nil, d.err
 	}
 }
+
+// errDiscoveryPanicked is what waiters see when the DescribeTable of the
+// caller they waited for panicked.
+var errDiscoveryPanicked = errors.New("ddbenc: reading the key schema did not complete")
 
 // discover reads a table's key schema and indexes with DescribeTable and
 // builds its table.
