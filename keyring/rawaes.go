@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/dbesdk"
@@ -45,19 +46,62 @@ func NewRawAES(namespace, name string, key []byte) (*RawAES, error) {
 
 const aesIVLen = 12
 
+// rawAESScratch holds the serialized encryption context and the
+// intermediate key of one call; neither leaves it.
+type rawAESScratch struct {
+	ik  [dbesdk.KeyLen]byte
+	aad []byte
+}
+
+var rawAESPool = sync.Pool{New: func() any { return &rawAESScratch{aad: make([]byte, 0, 512)} }}
+
+func putRawAESScratch(sc *rawAESScratch) {
+	clear(sc.ik[:])
+	sc.aad = sc.aad[:0]
+	rawAESPool.Put(sc)
+}
+
 // OnEncrypt implements ddbenc.Keyring.
 func (k *RawAES) OnEncrypt(_ context.Context, m *ddbenc.KeyringMaterials) error {
-	ik, wrapped, mac, err := wrapNew(m)
+	const kl = dbesdk.KeyLen
+	// One buffer: [pdk if generated] ‖ mac ‖ provider info ‖ EDK ciphertext.
+	infoLen := len(k.name) + 8 + aesIVLen
+	ctLen := dbesdk.WrappedPDKLen + kl + 16
+	gen := m.PlaintextDataKey == nil
+	n := kl + infoLen + ctLen
+	if gen {
+		n += kl
+	} else if err := ensurePDK(m); err != nil {
+		return err
+	}
+	b := make([]byte, n)
+	if gen {
+		pdk := b[:kl:kl]
+		if _, err := rand.Read(pdk); err != nil {
+			return err
+		}
+		m.PlaintextDataKey = pdk
+		b = b[kl:]
+	}
+	mac, info, ct := b[:kl:kl], b[kl:kl+infoLen:kl+infoLen], b[kl+infoLen:kl+infoLen:len(b)]
+	sc := rawAESPool.Get().(*rawAESScratch)
+	defer putRawAESScratch(sc)
+	ik := sc.ik[:]
+	if _, err := rand.Read(ik); err != nil {
+		return err
+	}
+	sc.aad = dbesdk.AppendContext(sc.aad[:0], m.EncryptionContext)
+	ct, err := dbesdk.SealWithIntermediate(ct, mac, ik, m.PlaintextDataKey, sc.aad)
 	if err != nil {
 		return err
 	}
-	iv := make([]byte, aesIVLen)
+	copy(info, k.name)
+	copy(info[len(k.name):], []byte{0, 0, 0, 128, 0, 0, 0, aesIVLen})
+	iv := info[len(info)-aesIVLen:]
 	if _, err := rand.Read(iv); err != nil {
 		return err
 	}
-	info := append([]byte(k.name), 0, 0, 0, 128, 0, 0, 0, aesIVLen)
-	info = append(info, iv...)
-	ct := k.aead.Seal(wrapped, iv, ik, dbesdk.SerializeContext(m.EncryptionContext))
+	ct = k.aead.Seal(ct, iv, ik, sc.aad)
 	add(m, ddbenc.EncryptedDataKey{ProviderID: k.namespace, ProviderInfo: info, Ciphertext: ct}, mac)
 	return nil
 }
@@ -69,6 +113,12 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *ddbenc.KeyringMaterials, edks [
 	}
 	var errs []error
 	n := len(k.name)
+	var sc *rawAESScratch
+	defer func() {
+		if sc != nil {
+			putRawAESScratch(sc)
+		}
+	}()
 	for _, e := range edks {
 		info := e.ProviderInfo
 		if e.ProviderID != k.namespace || len(info) != n+8+aesIVLen || string(info[:n]) != k.name ||
@@ -79,15 +129,24 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *ddbenc.KeyringMaterials, edks [
 			errs = append(errs, errors.New("raw AES EDK ciphertext has the wrong length"))
 			continue
 		}
-		ik, err := k.aead.Open(nil, info[n+8:], e.Ciphertext[dbesdk.WrappedPDKLen:], dbesdk.SerializeContext(m.EncryptionContext))
+		if sc == nil {
+			sc = rawAESPool.Get().(*rawAESScratch)
+			sc.aad = dbesdk.AppendContext(sc.aad[:0], m.EncryptionContext)
+		}
+		ik, err := k.aead.Open(sc.ik[:0], info[n+8:], e.Ciphertext[dbesdk.WrappedPDKLen:], sc.aad)
 		if err != nil {
 			errs = append(errs, errors.New("raw AES EDK does not open"))
 			continue
 		}
-		if err := finish(m, ik, e.Ciphertext); err != nil {
+		// As finish does, with the data key and signing key in one buffer.
+		b := make([]byte, 2*dbesdk.KeyLen)
+		pdk, err := dbesdk.OpenWithIntermediate(b[:0:dbesdk.KeyLen], b[dbesdk.KeyLen:], ik, e.Ciphertext[:dbesdk.WrappedPDKLen], sc.aad)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		m.PlaintextDataKey = pdk
+		m.SymmetricSigningKeys = [][]byte{b[dbesdk.KeyLen:]}
 		return nil
 	}
 	return noMatch("raw AES keyring", errs)

@@ -82,6 +82,8 @@ type Table struct {
 	unsigned  map[string]bool
 	version   int    // configuration version, 1 or 2 (§1.4)
 	keyAction Action // SignOnly (v1) or SignAndInclude (v2)
+	keys      []string
+	attrKeys  []string // aws-crypto-attr. ‖ each key name
 }
 
 // NewTable validates cfg (docs/dbesdk-format.md §1.6).
@@ -146,6 +148,13 @@ func NewTable(cfg Config) (*Table, error) {
 		}
 	}
 	t.cfg.Actions = acts
+	t.keys = []string{cfg.PartitionKey}
+	if cfg.SortKey != "" {
+		t.keys = append(t.keys, cfg.SortKey)
+	}
+	for _, k := range t.keys {
+		t.attrKeys = append(t.attrKeys, ecAttrPrefix+k)
+	}
 	return t, nil
 }
 
@@ -159,12 +168,7 @@ func (t *Table) allowedUnsigned(name string) bool {
 // ConfigVersion is 2 when an attribute is SignAndInclude, else 1 (§1.4).
 func (t *Table) ConfigVersion() int { return t.version }
 
-func (t *Table) keyNames() []string {
-	if t.cfg.SortKey != "" {
-		return []string{t.cfg.PartitionKey, t.cfg.SortKey}
-	}
-	return []string{t.cfg.PartitionKey}
-}
+func (t *Table) keyNames() []string { return t.keys }
 
 // Actions returns the effective actions (the configured ones plus the key
 // attributes' key action).

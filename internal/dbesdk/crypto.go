@@ -116,24 +116,6 @@ func decryptField(root []byte, offset int, path, stored []byte) (terminal, error
 	return terminal{binary.BigEndian.Uint16(stored), pt}, nil
 }
 
-// intermediateKeys derives the MAC key and key-encryption key of an
-// intermediate key (docs/dbesdk-format.md §7.2).
-func intermediateKeys(ik []byte) (mac, kek []byte) {
-	prk, err := hkdf.Extract(sha512.New, ik, nil)
-	if err != nil {
-		panic(err)
-	}
-	mac, err = hkdf.Expand(sha512.New, prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC", KeyLen)
-	if err != nil {
-		panic(err)
-	}
-	kek, err = hkdf.Expand(sha512.New, prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC", KeyLen)
-	if err != nil {
-		panic(err)
-	}
-	return mac, kek
-}
-
 // WrapWithIntermediate draws a fresh intermediate key and wraps pdk under it
 // for the full encryption context ec (docs/dbesdk-format.md §7.2, §7.4). The
 // keyring protects ik its own way and stores wrapped ‖ its wrapping of ik as
@@ -142,36 +124,78 @@ func WrapWithIntermediate(pdk []byte, ec map[string]string) (ik, wrapped, macKey
 	if len(pdk) != KeyLen {
 		return nil, nil, nil, errf(KindInvalidConfig, "", "plaintext data key must be %d bytes", KeyLen)
 	}
-	ik = make([]byte, KeyLen)
+	b := make([]byte, 2*KeyLen, 2*KeyLen+WrappedPDKLen)
+	ik, macKey = b[:KeyLen:KeyLen], b[KeyLen:2*KeyLen:2*KeyLen]
 	if _, err := rand.Read(ik); err != nil {
 		return nil, nil, nil, err
 	}
-	mac, kek := intermediateKeys(ik)
-	g, err := gcmOf(kek)
+	wrapped, err = SealWithIntermediate(b[2*KeyLen:], macKey, ik, pdk, SerializeContext(ec))
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	wrapped = g.Seal(nil, make([]byte, 12), pdk, SerializeContext(ec))
-	return ik, wrapped, mac, nil
+	return ik, wrapped, macKey, nil
+}
+
+// SealWithIntermediate is WrapWithIntermediate for a given 32-byte
+// intermediate key ik and serialized context aad (SerializeContext): it
+// writes the EDK's symmetric signing key into macKey (32 bytes) and appends
+// the 48-byte wrapped PDK to dst.
+func SealWithIntermediate(dst, macKey, ik, pdk, aad []byte) ([]byte, error) {
+	if len(pdk) != KeyLen || len(ik) != KeyLen || len(macKey) != KeyLen {
+		return nil, errf(KindInvalidConfig, "", "plaintext data key must be %d bytes", KeyLen)
+	}
+	s := getScratch()
+	defer putScratch(s)
+	kek := s.intermediateKeys(macKey, ik)
+	g, err := gcmOf(kek)
+	if err != nil {
+		return nil, err
+	}
+	return g.Seal(dst, s.u[:12:12], pdk, aad), nil
+}
+
+// intermediateKeys writes the MAC key of ik into macKey and returns its
+// key-encryption key (docs/dbesdk-format.md §7.2); s.u[:12] is zeroed for
+// the all-zero IV.
+func (s *scratch) intermediateKeys(macKey, ik []byte) []byte {
+	prk := s.extract(ik)
+	copy(macKey, s.expand32(&s.keys[2], prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_MAC", nil))
+	clear(s.u[:])
+	return s.expand32(&s.keys[3], prk, "AWS_MPL_INTERMEDIATE_KEYWRAP_ENC", nil)
 }
 
 // UnwrapWithIntermediate opens the wrapped PDK (the first 48 bytes of an EDK
 // ciphertext) with a recovered intermediate key (docs/dbesdk-format.md §7.5).
 // It returns the PDK and the EDK's symmetric signing key.
 func UnwrapWithIntermediate(ik, wrapped []byte, ec map[string]string) (pdk, macKey []byte, err error) {
-	if len(ik) != KeyLen || len(wrapped) != WrappedPDKLen {
-		return nil, nil, errf(KindDecryption, "", "intermediate key or wrapped data key has the wrong length")
-	}
-	mac, kek := intermediateKeys(ik)
-	g, err := gcmOf(kek)
+	b := make([]byte, 2*KeyLen)
+	pdk, err = OpenWithIntermediate(b[:0:KeyLen], b[KeyLen:], ik, wrapped, SerializeContext(ec))
 	if err != nil {
 		return nil, nil, err
 	}
-	pdk, err = g.Open(nil, make([]byte, 12), wrapped, SerializeContext(ec))
-	if err != nil {
-		return nil, nil, errf(KindDecryption, "", "wrapped data key does not open under this context")
+	return pdk, b[KeyLen:], nil
+}
+
+// OpenWithIntermediate is UnwrapWithIntermediate for a serialized context
+// aad (SerializeContext): it writes the EDK's symmetric signing key into
+// macKey (32 bytes) and appends the PDK to dst.
+func OpenWithIntermediate(dst, macKey, ik, wrapped, aad []byte) (pdk []byte, err error) {
+	if len(ik) != KeyLen || len(wrapped) != WrappedPDKLen || len(macKey) != KeyLen {
+		return nil, errf(KindDecryption, "", "intermediate key or wrapped data key has the wrong length")
 	}
-	return pdk, mac, nil
+	s := getScratch()
+	defer putScratch(s)
+	kek := s.intermediateKeys(macKey, ik)
+	g, err := gcmOf(kek)
+	if err != nil {
+		return nil, err
+	}
+	pdk, err = g.Open(dst, s.u[:12:12], wrapped, aad)
+	if err != nil {
+		clear(macKey)
+		return nil, errf(KindDecryption, "", "wrapped data key does not open under this context")
+	}
+	return pdk, nil
 }
 
 // HierarchyProviderID is the provider id of hierarchical-keyring EDKs.

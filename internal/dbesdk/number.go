@@ -10,8 +10,17 @@ import (
 // trailing zeros, zero as "0". It enforces DynamoDB's limits: at most 38
 // significant digits, magnitude in [1E-130, 1E+126).
 func NormalizeNumber(s string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", errf(KindInvalidItem, "", "invalid number: %s", why)
+	b, err := appendNumber(nil, s)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// appendNumber appends the normalized form of s (NormalizeNumber) to dst.
+func appendNumber(dst []byte, s string) ([]byte, error) {
+	bad := func(why string) ([]byte, error) {
+		return dst, errf(KindInvalidItem, "", "invalid number: %s", why)
 	}
 	i := 0
 	neg := false
@@ -62,7 +71,7 @@ func NormalizeNumber(s string) (string, error) {
 	}
 	digits := strings.TrimLeft(intPart+frac, "0")
 	if digits == "" {
-		return "0", nil
+		return append(dst, '0'), nil
 	}
 	if expOverflow {
 		return bad("out of range")
@@ -78,22 +87,26 @@ func NormalizeNumber(s string) (string, error) {
 	if e >= 127 || e <= -130 {
 		return bad("out of range")
 	}
-	var b strings.Builder
+	b := dst
 	if neg {
-		b.WriteByte('-')
+		b = append(b, '-')
 	}
 	switch {
 	case exp10 >= 0:
-		b.WriteString(digits)
-		b.WriteString(strings.Repeat("0", int(exp10)))
+		b = append(b, digits...)
+		for range exp10 {
+			b = append(b, '0')
+		}
 	case e > 0:
-		b.WriteString(digits[:e])
-		b.WriteByte('.')
-		b.WriteString(digits[e:])
+		b = append(b, digits[:e]...)
+		b = append(b, '.')
+		b = append(b, digits[e:]...)
 	default:
-		b.WriteString("0.")
-		b.WriteString(strings.Repeat("0", int(-e)))
-		b.WriteString(digits)
+		b = append(b, "0."...)
+		for range -e {
+			b = append(b, '0')
+		}
+		b = append(b, digits...)
 	}
-	return b.String(), nil
+	return b, nil
 }

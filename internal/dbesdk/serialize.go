@@ -1,9 +1,9 @@
 package dbesdk
 
 import (
-	"bytes"
 	"encoding/binary"
 	"slices"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -39,8 +39,65 @@ func (t terminal) bytes() []byte {
 }
 
 // compareUTF16 orders strings by UTF-16 code units (docs/dbesdk-format.md §2.7).
+// It decodes as []rune does (invalid bytes are U+FFFD) and compares the code
+// units utf16.Encode would produce, without allocating.
 func compareUTF16(a, b string) int {
-	return slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+	var ua, ub [2]uint16
+	var na, nb, ia, ib int // buffered units and their read positions
+	for {
+		if ia == na {
+			if len(a) == 0 {
+				ia, na = 0, -1
+			} else {
+				r, n := utf8.DecodeRuneInString(a)
+				a = a[n:]
+				ua, na, ia = utf16Units(r), 1, 0
+				if r >= 0x10000 && r <= utf8.MaxRune {
+					na = 2
+				}
+			}
+		}
+		if ib == nb {
+			if len(b) == 0 {
+				ib, nb = 0, -1
+			} else {
+				r, n := utf8.DecodeRuneInString(b)
+				b = b[n:]
+				ub, nb, ib = utf16Units(r), 1, 0
+				if r >= 0x10000 && r <= utf8.MaxRune {
+					nb = 2
+				}
+			}
+		}
+		switch {
+		case na < 0 && nb < 0:
+			return 0
+		case na < 0:
+			return -1
+		case nb < 0:
+			return 1
+		}
+		if ua[ia] != ub[ib] {
+			if ua[ia] < ub[ib] {
+				return -1
+			}
+			return 1
+		}
+		ia++
+		ib++
+	}
+}
+
+// utf16Units is the UTF-16 encoding of r, as utf16.Encode writes it.
+func utf16Units(r rune) [2]uint16 {
+	switch {
+	case r < 0 || r > utf8.MaxRune || (r >= 0xD800 && r < 0xE000):
+		return [2]uint16{0xFFFD}
+	case r < 0x10000:
+		return [2]uint16{uint16(r)}
+	}
+	r1, r2 := utf16.EncodeRune(r)
+	return [2]uint16{uint16(r1), uint16(r2)}
 }
 
 // utf16Len is the length of s in UTF-16 code units (docs/dbesdk-format.md §3.1).
@@ -58,113 +115,124 @@ func utf16Len(s string) int {
 
 // serialize turns a value into a terminal (docs/dbesdk-format.md §2.2).
 func serialize(av types.AttributeValue) (terminal, error) {
-	return serializeAt(av, 1)
+	typ, val, err := appendValue(nil, av, 1)
+	if err != nil {
+		return terminal{}, err
+	}
+	return terminal{typ, val}, nil
 }
 
-func serializeAt(av types.AttributeValue, depth int) (terminal, error) {
+// appendValue appends the serialized value of av (without its type id) to
+// dst and returns its type id.
+func appendValue(dst []byte, av types.AttributeValue, depth int) (uint16, []byte, error) {
 	if depth > maxDepth {
-		return terminal{}, errf(KindInvalidItem, "", "nesting deeper than %d", maxDepth)
+		return 0, dst, errf(KindInvalidItem, "", "nesting deeper than %d", maxDepth)
 	}
 	switch v := av.(type) {
 	case *types.AttributeValueMemberNULL:
-		return terminal{typeNull, nil}, nil
+		return typeNull, dst, nil
 	case *types.AttributeValueMemberS:
 		if !utf8.ValidString(v.Value) {
-			return terminal{}, errf(KindInvalidItem, "", "string is not valid UTF-8")
+			return 0, dst, errf(KindInvalidItem, "", "string is not valid UTF-8")
 		}
-		return terminal{typeS, []byte(v.Value)}, nil
+		return typeS, append(dst, v.Value...), nil
 	case *types.AttributeValueMemberN:
-		n, err := NormalizeNumber(v.Value)
-		if err != nil {
-			return terminal{}, err
-		}
-		return terminal{typeN, []byte(n)}, nil
+		out, err := appendNumber(dst, v.Value)
+		return typeN, out, err
 	case *types.AttributeValueMemberBOOL:
 		if v.Value {
-			return terminal{typeBool, []byte{1}}, nil
+			return typeBool, append(dst, 1), nil
 		}
-		return terminal{typeBool, []byte{0}}, nil
+		return typeBool, append(dst, 0), nil
 	case *types.AttributeValueMemberB:
-		return terminal{typeB, slices.Clone(v.Value)}, nil
+		return typeB, append(dst, v.Value...), nil
 	case *types.AttributeValueMemberSS:
 		for _, s := range v.Value {
 			if !utf8.ValidString(s) {
-				return terminal{}, errf(KindInvalidItem, "", "string set element is not valid UTF-8")
+				return 0, dst, errf(KindInvalidItem, "", "string set element is not valid UTF-8")
 			}
 		}
 		el := slices.Clone(v.Value)
 		slices.SortFunc(el, compareUTF16)
-		return setTerminal(typeSS, el)
+		return appendSet(dst, typeSS, el)
 	case *types.AttributeValueMemberNS:
 		el := make([]string, len(v.Value))
 		for i, s := range v.Value {
 			n, err := NormalizeNumber(s)
 			if err != nil {
-				return terminal{}, err
+				return 0, dst, err
 			}
 			el[i] = n
 		}
 		slices.SortFunc(el, compareUTF16)
-		return setTerminal(typeNS, el)
+		return appendSet(dst, typeNS, el)
 	case *types.AttributeValueMemberBS:
 		el := make([]string, len(v.Value))
 		for i, b := range v.Value {
 			el[i] = string(b)
 		}
 		slices.Sort(el) // unsigned bytes, a proper prefix first
-		return setTerminal(typeBS, el)
+		return appendSet(dst, typeBS, el)
 	case *types.AttributeValueMemberM:
-		keys := make([]string, 0, len(v.Value))
+		var kb [8]string
+		keys := kb[:0]
 		for k := range v.Value {
 			if len(k) == 0 || len(k) > 65535 || !utf8.ValidString(k) {
-				return terminal{}, errf(KindInvalidItem, "", "map key must be 1 to 65535 bytes of UTF-8")
+				return 0, dst, errf(KindInvalidItem, "", "map key must be 1 to 65535 bytes of UTF-8")
 			}
 			keys = append(keys, k)
 		}
 		slices.SortFunc(keys, compareUTF16)
-		out := binary.BigEndian.AppendUint32(nil, uint32(len(keys)))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(keys)))
 		for _, k := range keys {
-			t, err := serializeAt(v.Value[k], depth+1)
-			if err != nil {
-				return terminal{}, err
+			dst = binary.BigEndian.AppendUint16(dst, typeS)
+			dst = binary.BigEndian.AppendUint32(dst, uint32(len(k)))
+			dst = append(dst, k...)
+			var err error
+			if dst, err = appendElement(dst, v.Value[k], depth+1); err != nil {
+				return 0, dst, err
 			}
-			out = binary.BigEndian.AppendUint16(out, typeS)
-			out = binary.BigEndian.AppendUint32(out, uint32(len(k)))
-			out = append(out, k...)
-			out = binary.BigEndian.AppendUint16(out, t.typ)
-			out = binary.BigEndian.AppendUint32(out, uint32(len(t.val)))
-			out = append(out, t.val...)
 		}
-		return terminal{typeM, out}, nil
+		return typeM, dst, nil
 	case *types.AttributeValueMemberL:
-		out := binary.BigEndian.AppendUint32(nil, uint32(len(v.Value)))
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(v.Value)))
 		for _, e := range v.Value {
-			t, err := serializeAt(e, depth+1)
-			if err != nil {
-				return terminal{}, err
+			var err error
+			if dst, err = appendElement(dst, e, depth+1); err != nil {
+				return 0, dst, err
 			}
-			out = binary.BigEndian.AppendUint16(out, t.typ)
-			out = binary.BigEndian.AppendUint32(out, uint32(len(t.val)))
-			out = append(out, t.val...)
 		}
-		return terminal{typeL, out}, nil
+		return typeL, dst, nil
 	case nil:
-		return terminal{}, errf(KindInvalidItem, "", "nil attribute value")
+		return 0, dst, errf(KindInvalidItem, "", "nil attribute value")
 	}
-	return terminal{}, errf(KindInvalidItem, "", "unsupported attribute value type %T", av)
+	return 0, dst, errf(KindInvalidItem, "", "unsupported attribute value type %T", av)
 }
 
-// setTerminal writes sorted set elements, rejecting duplicates.
-func setTerminal(typ uint16, sorted []string) (terminal, error) {
-	out := binary.BigEndian.AppendUint32(nil, uint32(len(sorted)))
+// appendElement appends a nested value as type id ‖ u32 length ‖ value.
+func appendElement(dst []byte, av types.AttributeValue, depth int) ([]byte, error) {
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0, 0, 0)
+	typ, dst, err := appendValue(dst, av, depth)
+	if err != nil {
+		return dst, err
+	}
+	binary.BigEndian.PutUint16(dst[at:], typ)
+	binary.BigEndian.PutUint32(dst[at+2:], uint32(len(dst)-at-6))
+	return dst, nil
+}
+
+// appendSet writes sorted set elements, rejecting duplicates.
+func appendSet(dst []byte, typ uint16, sorted []string) (uint16, []byte, error) {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(sorted)))
 	for i, s := range sorted {
 		if i > 0 && sorted[i-1] == s {
-			return terminal{}, errf(KindInvalidItem, "", "set has duplicate elements")
+			return 0, dst, errf(KindInvalidItem, "", "set has duplicate elements")
 		}
-		out = binary.BigEndian.AppendUint32(out, uint32(len(s)))
-		out = append(out, s...)
+		dst = binary.BigEndian.AppendUint32(dst, uint32(len(s)))
+		dst = append(dst, s...)
 	}
-	return terminal{typ, out}, nil
+	return typ, dst, nil
 }
 
 // reader reads big-endian fields; a short read sets bad.
@@ -211,10 +279,12 @@ func malformed(format string, args ...any) *Error { return errf(KindMalformed, "
 
 // parseTerminal turns a terminal back into a value (docs/dbesdk-format.md §2.8).
 func parseTerminal(t terminal) (types.AttributeValue, error) {
-	return parseAt(t.typ, t.val, 1)
+	return parseAt(t.typ, t.val, 1, false)
 }
 
-func parseAt(typ uint16, val []byte, depth int) (types.AttributeValue, error) {
+// parseAt parses a value; with own set, binary values alias val (which the
+// caller gives away) instead of copying it.
+func parseAt(typ uint16, val []byte, depth int, own bool) (types.AttributeValue, error) {
 	if depth > maxDepth {
 		return nil, malformed("nesting deeper than %d", maxDepth)
 	}
@@ -240,6 +310,9 @@ func parseAt(typ uint16, val []byte, depth int) (types.AttributeValue, error) {
 		}
 		return &types.AttributeValueMemberBOOL{Value: val[0] == 1}, nil
 	case typeB:
+		if own {
+			return &types.AttributeValueMemberB{Value: val[:len(val):len(val)]}, nil
+		}
 		return &types.AttributeValueMemberB{Value: slices.Clone(val)}, nil
 	case typeSS, typeNS, typeBS:
 		r := &reader{b: val}
@@ -279,13 +352,17 @@ func parseAt(typ uint16, val []byte, depth int) (types.AttributeValue, error) {
 		}
 		bs := make([][]byte, len(el))
 		for i, e := range el {
-			bs[i] = slices.Clone(e)
+			if own {
+				bs[i] = e[:len(e):len(e)]
+			} else {
+				bs[i] = slices.Clone(e)
+			}
 		}
 		return &types.AttributeValueMemberBS{Value: bs}, nil
 	case typeM:
 		r := &reader{b: val}
 		n := r.u32()
-		m := map[string]types.AttributeValue{}
+		m := make(map[string]types.AttributeValue, min(int(n), len(r.b)/13))
 		for i := uint32(0); i < n && !r.bad; i++ {
 			if kt := r.u16(); kt != typeS && !r.bad {
 				return nil, malformed("map key is not a string")
@@ -306,7 +383,7 @@ func parseAt(typ uint16, val []byte, depth int) (types.AttributeValue, error) {
 			if _, dup := m[string(k)]; dup {
 				return nil, malformed("duplicate map key")
 			}
-			v, err := parseAt(vt, vv, depth+1)
+			v, err := parseAt(vt, vv, depth+1, own)
 			if err != nil {
 				return nil, err
 			}
@@ -319,14 +396,14 @@ func parseAt(typ uint16, val []byte, depth int) (types.AttributeValue, error) {
 	case typeL:
 		r := &reader{b: val}
 		n := r.u32()
-		var l []types.AttributeValue
+		l := make([]types.AttributeValue, 0, min(int(n), len(r.b)/6))
 		for i := uint32(0); i < n && !r.bad; i++ {
 			vt := r.u16()
 			vv := r.take(int(r.u32()))
 			if r.bad {
 				break
 			}
-			v, err := parseAt(vt, vv, depth+1)
+			v, err := parseAt(vt, vv, depth+1, own)
 			if err != nil {
 				return nil, err
 			}
@@ -360,5 +437,5 @@ func compareFieldNames(a, b string) int {
 	if la, lb := utf16Len(a), utf16Len(b); la != lb {
 		return la - lb
 	}
-	return bytes.Compare([]byte(a), []byte(b))
+	return strings.Compare(a, b)
 }
