@@ -356,7 +356,7 @@ func (t *Table) Decrypt(ctx context.Context, item map[string]types.AttributeValu
 		} else {
 			term, err := serialize(item[name])
 			if err != nil {
-				return nil, withAttr(err, KindMalformed, name)
+				return nil, &Error{Kind: KindMalformed, Attribute: name, Msg: "stored value cannot be serialized", Err: err}
 			}
 			f.term = term
 			terms[name] = term
