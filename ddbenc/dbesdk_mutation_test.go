@@ -457,7 +457,9 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 					accept("n_sign written unnormalized", "signed numbers are hashed normalized (§2.6); DynamoDB stores them normalized anyway",
 						func(m map[string]types.AttributeValue) { m["n_sign"] = &types.AttributeValueMemberN{Value: "-012.50"} })
 					accept("ss_sign reordered", "sets are hashed in canonical order (§2.3)",
-						func(m map[string]types.AttributeValue) { m["ss_sign"] = &types.AttributeValueMemberSS{Value: []string{"y", "x"}} })
+						func(m map[string]types.AttributeValue) {
+							m["ss_sign"] = &types.AttributeValueMemberSS{Value: []string{"y", "x"}}
+						})
 					if withSort {
 						accept("sort key written unnormalized", "key numbers enter the context normalized (§4.2, §4.3)",
 							func(m map[string]types.AttributeValue) { m[sk] = &types.AttributeValueMemberN{Value: "4.2E1"} })
