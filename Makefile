@@ -41,3 +41,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME) ./internal/legacy
 	$(GO) test -run '^$$' -fuzz '^FuzzUnmarshalItem$$' -fuzztime $(FUZZTIME) ./internal/ddbjson
 	$(GO) test -run '^$$' -fuzz '^FuzzDecryptItem$$' -fuzztime $(FUZZTIME) ./ddbenc
+	$(GO) test -run '^$$' -fuzz '^FuzzParseHeader$$' -fuzztime $(FUZZTIME) ./internal/dbesdk
+	$(GO) test -run '^$$' -fuzz '^FuzzParseTerminal$$' -fuzztime $(FUZZTIME) ./internal/dbesdk
+	$(GO) test -run '^$$' -fuzz '^FuzzFooter$$' -fuzztime $(FUZZTIME) ./internal/dbesdk
+	$(GO) test -run '^$$' -fuzz '^FuzzDecryptItem$$' -fuzztime $(FUZZTIME) ./internal/dbesdk

@@ -87,7 +87,7 @@ func errf(k Kind, attr, format string, args ...any) *Error {
 // wrapped as kind k.
 func withAttr(err error, k Kind, attr string) error {
 	var e *Error
-	if errors.As(err, &e) {
+	if errors.As(err, &e) && e == err {
 		if e.Attribute == "" {
 			c := *e
 			c.Attribute = attr

@@ -505,7 +505,7 @@ func (t *Table) Decrypt(ctx context.Context, item map[string]types.AttributeValu
 			f.stored = b.Value
 			ptLen += len(b.Value) - 18
 		} else if err := s.serializeField(f, item[f.name]); err != nil {
-			return nil, withAttr(err, KindMalformed, f.name)
+			return nil, &Error{Kind: KindMalformed, Attribute: f.name, Msg: "stored value cannot be serialized", Err: err}
 		}
 	}
 	// 9. reproduced context.
