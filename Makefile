@@ -8,6 +8,7 @@ KEYS     := testdata/vectors/legacy/encrypted_item/keys.json
 test: fmt-check
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run 'MutationMatrix' ./ddbenc
 
 fmt-check:
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

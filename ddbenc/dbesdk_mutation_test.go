@@ -313,7 +313,7 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 					// 1. Every bit of the header.
 					for _, sp := range spans {
 						for i := sp.off; i < sp.off+sp.n; i++ {
-							for j := 0; j < 8; j++ {
+							for _, j := range matrixBits(i) {
 								c := flip(head, i, j)
 								var want error
 								switch sp.kind {
@@ -369,7 +369,7 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 
 					// 2. Every bit of the footer.
 					for i := range foot {
-						for j := 0; j < 8; j++ {
+						for _, j := range matrixBits(i) {
 							name := fmt.Sprintf("footer byte %d bit %d", i, j)
 							if i >= 48 && i < 48*nedk {
 								accept(name, "another recipient's tag: a reader checks only the tag of the EDK it decrypted, at any position (§6.7)", setB("aws_dbe_foot", flip(foot, i, j)))
@@ -393,7 +393,7 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 					if suite == ddbenc.SuiteECDSAP384 {
 						with("footer without its signature", setB("aws_dbe_foot", foot[:48*nedk]), errSig)
 					} else {
-						with("footer with a signature added", setB("aws_dbe_foot", slices.Concat(foot, binOf(other, "aws_dbe_foot")[:103])), errSig)
+						with("footer with a signature added", setB("aws_dbe_foot", slices.Concat(foot, append([]byte{0x30, 0x65}, make([]byte, 101)...))), errSig)
 					}
 
 					// 3. Encrypted values: every bit, truncation, extension, type.
@@ -411,7 +411,7 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 						case a == actions.EncryptAndSign:
 							b := binOf(stored, name)
 							for i := range b {
-								for j := 0; j < 8; j++ {
+								for _, j := range matrixBits(i) {
 									with(fmt.Sprintf("%s byte %d bit %d", name, i, j), setB(name, flip(b, i, j)), errSig)
 								}
 							}
@@ -720,3 +720,12 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 }
 
 func isValidUTF8(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// matrixBits returns the bits of byte i to flip: all eight, or under the race
+// detector one, a different one for each byte.
+func matrixBits(i int) []int {
+	if raceEnabled {
+		return []int{i % 8}
+	}
+	return []int{0, 1, 2, 3, 4, 5, 6, 7}
+}

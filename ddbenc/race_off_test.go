@@ -1,0 +1,5 @@
+//go:build !race
+
+package ddbenc_test
+
+const raceEnabled = false
