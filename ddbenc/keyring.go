@@ -3,7 +3,6 @@ package ddbenc
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/ddbec/ddbec-go/internal/dbesdk"
 )
@@ -93,17 +92,18 @@ func (a keyringMaterials) EncryptMaterials(ctx context.Context, suite dbesdk.Sui
 	return out, nil
 }
 
-func (a keyringMaterials) DecryptMaterials(ctx context.Context, suite dbesdk.Suite, ec map[string]string, required []string, edks []dbesdk.EDK) (*dbesdk.DecryptionMaterials, error) {
+func (a keyringMaterials) DecryptMaterials(ctx context.Context, suite dbesdk.Suite, ec map[string]string, required []string, edks []dbesdk.EDK) (dbesdk.DecryptionMaterials, error) {
 	m := &KeyringMaterials{Suite: AlgorithmSuite(suite), EncryptionContext: ec, RequiredEncryptionContextKeys: required}
 	in := make([]EncryptedDataKey, len(edks))
 	for i, e := range edks {
 		in[i] = EncryptedDataKey(e)
 	}
 	if err := a.k.OnDecrypt(ctx, m, in); err != nil {
-		return nil, err
+		return dbesdk.DecryptionMaterials{}, err
 	}
 	if m.PlaintextDataKey == nil || len(m.SymmetricSigningKeys) != 1 {
-		return nil, fmt.Errorf("%w: the keyring returned no data key", ErrWrongKey)
+		return dbesdk.DecryptionMaterials{}, fmt.Errorf("%w: the keyring returned no data key", ErrWrongKey)
 	}
-	return &dbesdk.DecryptionMaterials{PDK: m.PlaintextDataKey, MACKey: slices.Clone(m.SymmetricSigningKeys[0])}, nil
+	// m is the engine's own: its keys need no copy.
+	return dbesdk.DecryptionMaterials{PDK: m.PlaintextDataKey, MACKey: m.SymmetricSigningKeys[0]}, nil
 }

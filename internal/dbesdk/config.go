@@ -39,7 +39,7 @@ type Materials interface {
 	EncryptMaterials(ctx context.Context, suite Suite, ec map[string]string, required []string) (*EncryptionMaterials, error)
 	// DecryptMaterials recovers the PDK from one of the EDKs, with that
 	// EDK's symmetric signing key. It fails when no EDK can be decrypted.
-	DecryptMaterials(ctx context.Context, suite Suite, ec map[string]string, required []string, edks []EDK) (*DecryptionMaterials, error)
+	DecryptMaterials(ctx context.Context, suite Suite, ec map[string]string, required []string, edks []EDK) (DecryptionMaterials, error)
 }
 
 // EncryptionMaterials are the keys of one item being written.

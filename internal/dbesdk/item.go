@@ -332,7 +332,7 @@ func (t *Table) Encrypt(ctx context.Context, item map[string]types.AttributeValu
 		}
 		return nil, withAttr(err, KindInvalidConfig, "")
 	}
-	if mats == nil || len(mats.PDK) != KeyLen || len(mats.EDKs) == 0 || len(mats.EDKs) > 255 || len(mats.MACKeys) != len(mats.EDKs) {
+	if len(mats.PDK) != KeyLen || len(mats.EDKs) == 0 || len(mats.EDKs) > 255 || len(mats.MACKeys) != len(mats.EDKs) {
 		return nil, errf(KindInvalidConfig, "", "the keyring returned incomplete materials (a %d-byte data key, 1 to 255 encrypted data keys, one signing key each)", KeyLen)
 	}
 	for _, e := range mats.EDKs {
@@ -589,7 +589,7 @@ func (t *Table) Decrypt(ctx context.Context, item map[string]types.AttributeValu
 		}
 		return nil, withAttr(err, KindWrongKey, "")
 	}
-	if mats == nil || len(mats.PDK) != KeyLen || len(mats.MACKey) != KeyLen {
+	if len(mats.PDK) != KeyLen || len(mats.MACKey) != KeyLen {
 		return nil, errf(KindWrongKey, "", "the keyring returned no data key")
 	}
 	// 12. commitment.
