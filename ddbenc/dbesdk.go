@@ -176,7 +176,9 @@ func mapDBESDKError(op, table string, err error) error {
 	default:
 		s = ErrMalformed
 	}
-	if errors.Is(de, s) {
+	// A keyring error that already says what happened (a sentinel of this
+	// package, e.g. ErrKeyUnavailable for throttling) gets no second one.
+	if errors.Is(de, s) || errors.Is(de, ErrKeyUnavailable) || (de.Kind != dbesdk.KindSignature && errors.Is(de, ErrSignature)) {
 		return &Error{Op: op, Table: table, Attribute: de.Attribute, Err: de}
 	}
 	return &Error{Op: op, Table: table, Attribute: de.Attribute, Err: fmt.Errorf("%w: %w", s, de)}

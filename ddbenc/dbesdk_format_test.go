@@ -3,6 +3,7 @@ package ddbenc_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -124,5 +125,30 @@ func TestDBESDKFormatRefusesOtherFormat(t *testing.T) {
 	}
 	if _, err := other.DecryptItem(ctx, dbeItem); !errors.Is(err, ddbenc.ErrWrongKey) {
 		t.Errorf("other keyring: %v, want ErrWrongKey", err)
+	}
+}
+
+// unavailableKeyring fails as a throttled KMS keyring does.
+type unavailableKeyring struct{}
+
+func (unavailableKeyring) OnEncrypt(context.Context, *ddbenc.KeyringMaterials) error {
+	return fmt.Errorf("%w: throttled", ddbenc.ErrKeyUnavailable)
+}
+
+func (unavailableKeyring) OnDecrypt(context.Context, *ddbenc.KeyringMaterials, []ddbenc.EncryptedDataKey) error {
+	return fmt.Errorf("%w: throttled", ddbenc.ErrKeyUnavailable)
+}
+
+// TestDBESDKKeyUnavailableIsOnlyThat: a transient keyring failure is
+// ErrKeyUnavailable and not also a configuration or wrong-key error.
+func TestDBESDKKeyUnavailableIsOnlyThat(t *testing.T) {
+	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: "pk", Actions: actions.Map{Default: actions.EncryptAndSign},
+		Format: ddbenc.DBESDKFormat, Keyring: unavailableKeyring{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.EncryptItem(context.Background(), map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: "k"}, "x": &types.AttributeValueMemberS{Value: "v"}})
+	if !errors.Is(err, ddbenc.ErrKeyUnavailable) || errors.Is(err, ddbenc.ErrInvalidConfig) || errors.Is(err, ddbenc.ErrWrongKey) {
+		t.Errorf("encrypt with an unavailable keyring: %v; want only ErrKeyUnavailable", err)
 	}
 }
