@@ -1,16 +1,19 @@
 package ddbenc_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/keyring"
 )
 
 // TestDBESDKFormatConfig checks which settings each format accepts.
@@ -151,4 +154,49 @@ func TestDBESDKKeyUnavailableIsOnlyThat(t *testing.T) {
 	if !errors.Is(err, ddbenc.ErrKeyUnavailable) || errors.Is(err, ddbenc.ErrInvalidConfig) || errors.Is(err, ddbenc.ErrWrongKey) {
 		t.Errorf("encrypt with an unavailable keyring: %v; want only ErrKeyUnavailable", err)
 	}
+}
+
+// TestDBESDKConcurrentDecrypt: one Encryptor decrypting items of both
+// configuration versions from many goroutines (the engine shares its last
+// list of required context keys between items).
+func TestDBESDKConcurrentDecrypt(t *testing.T) {
+	ctx := context.Background()
+	kr, err := keyring.NewRawAES("ns", "k", bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var encs []*ddbenc.Encryptor
+	var items []map[string]types.AttributeValue
+	for _, acts := range []actions.Map{
+		{Default: actions.EncryptAndSign},
+		{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{"tenant": actions.SignAndIncludeInEncryptionContext}},
+	} {
+		e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: "T", PartitionKey: "pk", Actions: acts, Format: ddbenc.DBESDKFormat, Keyring: kr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, who := range []string{"a", "b"} {
+			it, err := e.EncryptItem(ctx, map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: who},
+				"tenant": &types.AttributeValueMemberS{Value: "t-" + who}, "x": &types.AttributeValueMemberS{Value: "secret"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			encs, items = append(encs, e), append(items, it)
+		}
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				k := (g + i) % len(items)
+				if _, err := encs[k].DecryptItem(ctx, items[k]); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

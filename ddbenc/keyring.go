@@ -3,6 +3,7 @@ package ddbenc
 import (
 	"context"
 	"fmt"
+	"unsafe"
 
 	"github.com/ddbec/ddbec-go/internal/dbesdk"
 )
@@ -56,7 +57,8 @@ type KeyringMaterials struct {
 	// §4.5); keyrings bind it into their wrapping. Do not modify it.
 	EncryptionContext map[string]string
 	// RequiredEncryptionContextKeys are the context keys not stored in the
-	// header (the reader reproduces them).
+	// header (the reader reproduces them). Do not modify it: on decrypt it
+	// may be shared by the items of a table.
 	RequiredEncryptionContextKeys []string
 	// PlaintextDataKey is the item's 32-byte data key.
 	PlaintextDataKey []byte
@@ -94,10 +96,11 @@ func (a keyringMaterials) EncryptMaterials(ctx context.Context, suite dbesdk.Sui
 
 func (a keyringMaterials) DecryptMaterials(ctx context.Context, suite dbesdk.Suite, ec map[string]string, required []string, edks []dbesdk.EDK) (dbesdk.DecryptionMaterials, error) {
 	m := &KeyringMaterials{Suite: AlgorithmSuite(suite), EncryptionContext: ec, RequiredEncryptionContextKeys: required}
-	in := make([]EncryptedDataKey, len(edks))
-	for i, e := range edks {
-		in[i] = EncryptedDataKey(e)
-	}
+	// EncryptedDataKey and dbesdk.EDK have identical underlying types (the
+	// conversion below compiles only then), so the header's EDKs are viewed
+	// as the keyring's without a copy.
+	_ = EncryptedDataKey(dbesdk.EDK{})
+	in := unsafe.Slice((*EncryptedDataKey)(unsafe.Pointer(unsafe.SliceData(edks))), len(edks))
 	if err := a.k.OnDecrypt(ctx, m, in); err != nil {
 		return dbesdk.DecryptionMaterials{}, err
 	}

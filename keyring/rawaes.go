@@ -138,15 +138,21 @@ func (k *RawAES) OnDecrypt(_ context.Context, m *ddbenc.KeyringMaterials, edks [
 			errs = append(errs, errors.New("raw AES EDK does not open"))
 			continue
 		}
-		// As finish does, with the data key and signing key in one buffer.
-		b := make([]byte, 2*dbesdk.KeyLen)
+		// As finish does, with the data key, the signing key and the list
+		// that holds it in one allocation.
+		keys := new(struct {
+			b    [2 * dbesdk.KeyLen]byte
+			list [1][]byte
+		})
+		b := keys.b[:]
 		pdk, err := dbesdk.OpenWithIntermediate(b[:0:dbesdk.KeyLen], b[dbesdk.KeyLen:], ik, e.Ciphertext[:dbesdk.WrappedPDKLen], sc.aad)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
+		keys.list[0] = b[dbesdk.KeyLen:]
 		m.PlaintextDataKey = pdk
-		m.SymmetricSigningKeys = [][]byte{b[dbesdk.KeyLen:]}
+		m.SymmetricSigningKeys = keys.list[:]
 		return nil
 	}
 	return noMatch("raw AES keyring", errs)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"maps"
 	"strings"
+	"sync/atomic"
 )
 
 // Action is what happens to one attribute on encrypt (docs/dbesdk-format.md §1.2).
@@ -84,6 +85,10 @@ type Table struct {
 	keyAction Action // SignOnly (v1) or SignAndInclude (v2)
 	keys      []string
 	attrKeys  []string // aws-crypto-attr. ‖ each key name
+
+	// required is the last list of required context keys a decrypt built;
+	// items of one table mostly share it, so it is reused (read-only).
+	required atomic.Pointer[[]string]
 }
 
 // NewTable validates cfg (docs/dbesdk-format.md §1.6).

@@ -538,13 +538,19 @@ func (t *Table) Decrypt(ctx context.Context, item map[string]types.AttributeValu
 	}
 	var required []string
 	if nReq > 0 {
-		required = make([]string, 0, nReq)
-		for _, e := range repro {
-			if !storedHas(h.stored, e.k) {
-				required = append(required, e.k)
+		if c := t.required.Load(); c != nil && sameRequired(*c, nReq, repro, h.stored) {
+			required = *c
+		} else {
+			r := make([]string, 0, nReq)
+			for _, e := range repro {
+				if !storedHas(h.stored, e.k) {
+					r = append(r, e.k)
+				}
 			}
+			slices.Sort(r)
+			t.required.Store(&r)
+			required = r
 		}
-		slices.Sort(required)
 	}
 	var pub *ecdsa.PublicKey
 	pk, hasPK := full[ECPublicKey]
@@ -688,4 +694,20 @@ func storedHas(stored []kv, k string) bool {
 		}
 	}
 	return false
+}
+
+// sameRequired reports whether cached (sorted) is exactly the set of
+// reproduced context keys that are not stored, of which there are n.
+func sameRequired(cached []string, n int, repro, stored []kv) bool {
+	if len(cached) != n {
+		return false
+	}
+	for _, e := range repro {
+		if !storedHas(stored, e.k) {
+			if _, ok := slices.BinarySearch(cached, e.k); !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
