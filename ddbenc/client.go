@@ -127,12 +127,8 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*Options)) 
 		if _, dup := c.tables[cfg.TableName]; dup {
 			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: table configured twice", ErrInvalidConfig)}
 		}
-		if cfg.Format == DBESDKFormat {
-			// Fail closed until the Client's request checks and rewrites are
-			// built and tested for this format; the Encryptor serves it.
-			return nil, &Error{Op: "new client", Table: cfg.TableName, Err: fmt.Errorf("%w: the Client does not serve DBESDKFormat tables yet; use NewEncryptor for this table", ErrInvalidConfig)}
-		}
 		cfg.Actions.Attributes = maps.Clone(cfg.Actions.Attributes)
+		cfg.AllowedUnsignedAttributes = slices.Clone(cfg.AllowedUnsignedAttributes)
 		cfg.Indexes = slices.Clone(cfg.Indexes)
 		te := &tableEntry{cfg: cfg}
 		if cfg.PartitionKey != "" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -119,6 +120,27 @@ func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
 		e.indexes[ix.Name] = ix
 	}
 	return e, nil
+}
+
+// dbesdkAction is Action for a DBESDKFormat table: the engine's own
+// encrypt-side rule (docs/dbesdk-format.md §1.5), with the zero Action for
+// the attributes it refuses on write.
+func (e *Encryptor) dbesdkAction(name string) actions.Action {
+	if e.cfg.Format.reserved(name) {
+		return 0
+	}
+	if a, ok := e.acts.Attributes[name]; ok {
+		return a
+	}
+	if slices.Contains(e.cfg.AllowedUnsignedAttributes, name) ||
+		(e.cfg.AllowedUnsignedAttributePrefix != "" && strings.HasPrefix(name, e.cfg.AllowedUnsignedAttributePrefix)) {
+		return actions.DoNothing
+	}
+	switch e.acts.Default {
+	case actions.SignOnly, actions.EncryptAndSign:
+		return e.acts.Default
+	}
+	return 0
 }
 
 // encryptDBESDK writes an item in the DB-ESDK format.

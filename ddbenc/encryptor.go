@@ -167,7 +167,17 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 func (e *Encryptor) TableName() string { return e.cfg.TableName }
 
 // Action returns the effective action of an attribute (after the key rule).
-func (e *Encryptor) Action(name string) actions.Action { return e.acts.Get(name) }
+// For a DBESDKFormat table an allowed unsigned attribute (listed, or by
+// prefix) is DoNothing, and an attribute the table cannot write (an aws_dbe_
+// name, or one outside the configuration when there is no SignOnly or
+// EncryptAndSign default) has no action: the zero Action, which is not
+// Valid.
+func (e *Encryptor) Action(name string) actions.Action {
+	if e.dbe != nil {
+		return e.dbesdkAction(name)
+	}
+	return e.acts.Get(name)
+}
 
 func (e *Encryptor) err(op, attr string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

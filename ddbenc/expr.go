@@ -149,30 +149,41 @@ func (t *table) refs(op, kind string, expr *string, names map[string]string, leg
 
 // checkCondition refuses condition, filter and key-condition expressions
 // (and their legacy map forms) that refer to an encrypted attribute: DynamoDB
-// would compare ciphertext.
+// would compare ciphertext. On a DBESDKFormat table it also refuses an
+// attribute outside the configuration (no action, no default, not allowed
+// unsigned): no valid item holds one, so the condition can only be a mistake,
+// and the caller's value compared with it may be one meant to be encrypted.
 func (t *table) checkCondition(op, kind string, expr *string, names map[string]string, legacy ...string) error {
 	attrs, err := t.refs(op, kind, expr, names, legacy)
 	if err != nil {
 		return err
 	}
 	for _, a := range attrs {
-		if t.enc.Action(a) == actions.EncryptAndSign {
+		switch act := t.enc.Action(a); {
+		case act == actions.EncryptAndSign:
 			return unsupported(op, t.enc.TableName(), a, "%s refers to an encrypted attribute", kind)
+		case !act.Valid():
+			return unsupported(op, t.enc.TableName(), a, "%s refers to an attribute outside the table's configuration (neither configured nor allowed unsigned)", kind)
 		}
 	}
 	return nil
 }
 
 // checkUpdate allows updates that touch only do-nothing attributes: anything
-// else would change signed content without a new signature.
+// else would change signed content without a new signature. On a
+// DBESDKFormat table those are the allowed unsigned attributes (listed or by
+// prefix).
 func (t *table) checkUpdate(op string, expr *string, names map[string]string, legacy []string) error {
 	attrs, err := t.refs(op, "update expression", expr, names, legacy)
 	if err != nil {
 		return err
 	}
 	for _, a := range attrs {
-		if t.enc.Action(a) != actions.DoNothing {
-			return unsupported(op, t.enc.TableName(), a, "UpdateItem may only touch do-nothing attributes; this one is %s (read, change and put the item instead)", t.enc.Action(a))
+		switch act := t.enc.Action(a); {
+		case !act.Valid():
+			return unsupported(op, t.enc.TableName(), a, "UpdateItem may only touch do-nothing attributes; this one is outside the table's configuration (neither configured nor allowed unsigned)")
+		case act != actions.DoNothing:
+			return unsupported(op, t.enc.TableName(), a, "UpdateItem may only touch do-nothing attributes; this one is %s (read, change and put the item instead)", act)
 		}
 	}
 	return nil

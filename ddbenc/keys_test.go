@@ -316,16 +316,3 @@ func TestDBESDKIndexKeysNotEncrypted(t *testing.T) {
 		}
 	}
 }
-
-// TestClientRefusesDBESDKTables: the Client fails closed on a format whose
-// request checks it does not implement yet.
-func TestClientRefusesDBESDKTables(t *testing.T) {
-	kr, err := keyring.NewRawAES("ns", "name", bytes.Repeat([]byte{5}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = ddbenc.NewClient(&recorder{}, []ddbenc.TableConfig{{TableName: "T", PartitionKey: pk, Actions: actions.Map{Default: actions.EncryptAndSign}, Format: ddbenc.DBESDKFormat, Keyring: kr}})
-	if !errors.Is(err, ddbenc.ErrInvalidConfig) {
-		t.Errorf("NewClient with a DBESDKFormat table: %v, want ErrInvalidConfig", err)
-	}
-}
