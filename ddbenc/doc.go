@@ -5,8 +5,8 @@
 // aws_dbe_foot, keys from a [Keyring]; package keyring has raw AES, raw RSA,
 // multi and hierarchical keyrings). Items those clients wrote can be read
 // here, and items written here can be read by them. A table has one format
-// (TableConfig.Format); items of the other format are refused. For now the
-// Client serves legacy tables only; an Encryptor serves either.
+// (TableConfig.Format); items of the other format are refused. The Client
+// and an Encryptor serve either format.
 //
 // A [Client] wraps a *dynamodb.Client with the same method signatures:
 // PutItem, GetItem, Query, Scan, BatchGetItem, BatchWriteItem, DeleteItem,
