@@ -336,3 +336,29 @@ func TestDBESDKClientRoundTrip(t *testing.T) {
 		t.Errorf("error shows a value: %v", err)
 	}
 }
+
+// TestDBESDKClientDiscoversKeySchema: a DB-ESDK table configured without its
+// key schema has it read with DescribeTable, and then the checks apply.
+func TestDBESDKClientDiscoversKeySchema(t *testing.T) {
+	ctx := context.Background()
+	cfg := dbeClientConfig(t)
+	cfg.PartitionKey, cfg.SortKey, cfg.Indexes = "", "", nil
+	rec := &recorder{desc: &types.TableDescription{TableName: aws.String("Dbe"), KeySchema: []types.KeySchemaElement{
+		{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}, {AttributeName: aws.String(sk), KeyType: types.KeyTypeRange}}}}
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := map[string]types.AttributeValue{pk: s("alice"), sk: n("1")}
+	if _, err := c.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String("Dbe"), Key: k, UpdateExpression: aws.String("SET email = :v"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":v": s("x")}}); !errors.Is(err, ddbenc.ErrUnsupportedOperation) {
+		t.Errorf("update of a signed attribute: %v, want ErrUnsupportedOperation", err)
+	}
+	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String("Dbe"), Item: dbeClientItem()}); err != nil {
+		t.Fatal(err)
+	}
+	put := rec.sent()[1].(*dynamodb.PutItemInput)
+	if _, ok := put.Item["aws_dbe_head"]; !ok {
+		t.Error("put sent no aws_dbe_head")
+	}
+}
