@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -1038,5 +1039,48 @@ func TestKeySchemaDiscoveryHoldsNoLock(t *testing.T) {
 	}
 	if describes != 1 {
 		t.Errorf("%d DescribeTable calls, want 1", describes)
+	}
+}
+
+// TestKeySchemaDiscoveryPanic: when the DescribeTable of the first caller
+// panics, the panic reaches that caller and no waiter hangs; the next
+// discovery succeeds.
+func TestKeySchemaDiscoveryPanic(t *testing.T) {
+	cfg := ddbenc.TableConfig{TableName: "People", Actions: actions.Map{Default: actions.EncryptAndSign}, Provider: providers(t)["static-hmac"]}
+	desc := &types.TableDescription{TableName: aws.String("People"), KeySchema: []types.KeySchemaElement{{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}}}
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int32
+	rec := &recorder{}
+	rec.on("DescribeTable", func(any) (any, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+			panic("DescribeTable exploded")
+		}
+		return &dynamodb.DescribeTableOutput{Table: desc}, nil
+	})
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() error {
+		_, err := c.GetItem(context.Background(), &dynamodb.GetItemInput{TableName: aws.String("People"), Key: map[string]types.AttributeValue{pk: s("a")}})
+		return err
+	}
+	panicked := make(chan any, 1)
+	go func() {
+		defer func() { panicked <- recover() }()
+		get()
+	}()
+	<-entered
+	waiter := make(chan error, 1)
+	go func() { waiter <- get() }()
+	close(release)
+	if p := <-panicked; p == nil {
+		t.Error("the first caller did not see the panic")
+	}
+	<-waiter // returns: either the incomplete discovery's error or, if it started after, success
+	if err := get(); err != nil {
+		t.Errorf("discovery after the panic: %v", err)
 	}
 }

@@ -18,10 +18,7 @@ import (
 // refuseDBESDKSettings rejects settings and actions that only the DB-ESDK
 // format has, for a legacy-format table.
 func refuseDBESDKSettings(cfg TableConfig) error {
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	const only = "is only valid for the AWS Database Encryption SDK format (DBESDKFormat)"
 	if cfg.Actions.Default == actions.SignAndIncludeInEncryptionContext {
 		return fail("", "the action %s %s", actions.SignAndIncludeInEncryptionContext, only)
@@ -46,10 +43,7 @@ func refuseDBESDKSettings(cfg TableConfig) error {
 
 // newDBESDKEncryptor builds the Encryptor of a DBESDKFormat table.
 func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	if cfg.Provider != nil {
 		return nil, fail("", "a DBESDKFormat table takes a Keyring, not a legacy Provider")
 	}

@@ -19,33 +19,18 @@ import (
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/keyring"
 )
-
-// dbesdkVectorsEnv names the environment variable that points the DB-ESDK
-// vector runner at another directory (docs/dbesdk-format.md §12).
-const dbesdkVectorsEnv = "DDBEC_DBESDK_VECTORS"
 
 // dbesdkVectorRoot returns $DDBEC_DBESDK_VECTORS or the repository's
 // testdata/vectors/dbesdk.
 func dbesdkVectorRoot(t *testing.T) string {
-	if r := os.Getenv(dbesdkVectorsEnv); r != "" {
-		return r
-	}
-	dir, err := os.Getwd()
+	r, err := testvectors.DBESDKRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "vectors", "dbesdk")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
+	return r
 }
 
 type dbeManifest struct {
@@ -516,7 +501,7 @@ func TestDBESDKVectorsOtherDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "renamed_manifest.json"), out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv(dbesdkVectorsEnv, dst)
+	t.Setenv(testvectors.DBESDKEnvVar, dst)
 	ran := runDBESDKVectors(t, dbesdkVectorRoot(t))
 	if len(ran) != len(tests) {
 		t.Errorf("ran %d tests, the manifest has %d", len(ran), len(tests))

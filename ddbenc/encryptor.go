@@ -109,10 +109,7 @@ type Encryptor struct {
 // NewEncryptor validates cfg and returns an Encryptor. It does no I/O.
 func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 	cfg.TableName = tableNameOf(cfg.TableName)
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	if cfg.TableName == "" {
 		return nil, fail("", "table name is required")
 	}

@@ -79,10 +79,7 @@ func EffectiveActions(cfg TableConfig) (actions.Map, error) {
 //
 // A table whose actions are all DoNothing signs nothing and is returned as is.
 func effectiveActions(cfg TableConfig) (actions.Map, error) {
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	m := cfg.Actions
 	if err := m.Validate(); err != nil {
 		return actions.Map{}, fail("", "%w", err) // the message names the attribute
@@ -120,10 +117,7 @@ func effectiveActions(cfg TableConfig) (actions.Map, error) {
 
 // validateIndexes checks the configured secondary indexes.
 func validateIndexes(cfg TableConfig) error {
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	seen := map[string]bool{}
 	for _, ix := range cfg.Indexes {
 		switch {
@@ -160,10 +154,7 @@ func tableNameOf(s string) string {
 // attribute, in either format: explicitly, or through an EncryptAndSign
 // default the attribute does not override.
 func checkIndexKeys(cfg TableConfig) error {
-	fail := func(attr, format string, args ...any) error {
-		return &Error{Op: "new encryptor", Table: cfg.TableName, Attribute: attr,
-			Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
-	}
+	fail := func(attr, format string, args ...any) error { return configError(cfg.TableName, attr, format, args...) }
 	m := cfg.Actions
 	primary := func(name string) bool { return name == cfg.PartitionKey || name == cfg.SortKey }
 	for _, ix := range cfg.Indexes {
@@ -181,4 +172,10 @@ func checkIndexKeys(cfg TableConfig) error {
 		}
 	}
 	return nil
+}
+
+// configError is the error of a configuration NewEncryptor cannot use.
+func configError(table, attr, format string, args ...any) error {
+	return &Error{Op: "new encryptor", Table: table, Attribute: attr,
+		Err: fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)}
 }

@@ -590,21 +590,12 @@ func TestDBESDKUsageErrors(t *testing.T) {
 	}
 }
 
-// TestKMSKeyringsNotAvailableYet pins the hook in kmsKeyring (dbesdk.go):
-// the three KMS keyrings are accepted --keyring values that report a usage
-// error until keyring.NewKMS, NewKMSMRK and NewKMSMRKDiscovery are wired in.
-// Replace this test with fake-KMS tests then.
 // TestKMSKeyrings: the MRK story through the CLI and the fake KMS. A
 // us-east-1 writer on the primary ARN; us-west-2 readers on the replica with
 // the strict MRK keyring and with discovery; every reader call stays in
 // us-west-2; another key is refused.
 func TestKMSKeyrings(t *testing.T) {
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKEKMS")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_PROFILE", "")
+	fakeAWSEnv(t)
 	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-dbesdk")})
 	primary := fake.CreateKey("us-east-1", true)
 	replica, err := fake.ReplicateKey(primary, "us-west-2")

@@ -8,13 +8,7 @@ import (
 )
 
 func TestKMSProviderMRK(t *testing.T) {
-	// Static test credentials, and no shared config or instance metadata.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKEKMS")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
-	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_PROFILE", "")
+	fakeAWSEnv(t)
 	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli")})
 	primary := fake.CreateKey("us-east-1", true)
 	replica, err := fake.ReplicateKey(primary, "us-west-2")
@@ -56,4 +50,16 @@ func TestKMSProviderMRK(t *testing.T) {
 	if _, _, code := ddbec(t, item, "encrypt", "--table", "T", "--partition-key", "id", "--provider", "kms", "--kms-key-arn", "alias/x"); code != 2 {
 		t.Errorf("kms with an alias: exit %d", code)
 	}
+}
+
+// fakeAWSEnv gives the SDK static test credentials and no shared config or
+// instance metadata, for tests against the fake KMS.
+func fakeAWSEnv(t *testing.T) {
+	t.Helper()
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDFAKEKMS")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
+	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_PROFILE", "")
 }

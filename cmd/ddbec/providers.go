@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -132,11 +131,7 @@ func (c *cliConfig) kmsProvider() (ddbenc.MaterialsProvider, error) {
 		o.Mode = mode
 		if mode == provider.KMSDiscovery {
 			o.Discovery.Partition = parsed.Partition
-			for _, a := range strings.Split(c.kmsAccounts, ",") {
-				if a = strings.TrimSpace(a); a != "" {
-					o.Discovery.Accounts = append(o.Discovery.Accounts, a)
-				}
-			}
+			o.Discovery.Accounts = commaList(c.kmsAccounts)
 		}
 	})
 	if err != nil || c.providerKind == "kms" {

@@ -2,7 +2,6 @@ package testvectors
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -23,25 +22,7 @@ const DBESDKEnvVar = "DDBEC_DBESDK_VECTORS"
 // DBESDKRoot returns the DB-ESDK vector root: $DDBEC_DBESDK_VECTORS, or
 // testdata/vectors/dbesdk in the module root found by walking up from the
 // working directory.
-func DBESDKRoot() (string, error) {
-	if r := os.Getenv(DBESDKEnvVar); r != "" {
-		return r, nil
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "vectors", "dbesdk"), nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("testvectors: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func DBESDKRoot() (string, error) { return root(DBESDKEnvVar, "dbesdk") }
 
 // DBESDKEncryptedItemsJSON returns the "encrypted" member (a stored item in
 // DynamoDB JSON) of every test of every aws-dbesdk-decrypt manifest under

@@ -23,8 +23,12 @@ const EnvVar = "DDBEC_VECTORS"
 
 // Root returns the vector root: $DDBEC_VECTORS, or testdata/vectors/legacy in
 // the module root found by walking up from the working directory.
-func Root() (string, error) {
-	if r := os.Getenv(EnvVar); r != "" {
+func Root() (string, error) { return root(EnvVar, "legacy") }
+
+// root returns $env, or testdata/vectors/<set> in the module root found by
+// walking up from the working directory.
+func root(env, set string) (string, error) {
+	if r := os.Getenv(env); r != "" {
 		return r, nil
 	}
 	dir, err := os.Getwd()
@@ -33,7 +37,7 @@ func Root() (string, error) {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "testdata", "vectors", "legacy"), nil
+			return filepath.Join(dir, "testdata", "vectors", set), nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
