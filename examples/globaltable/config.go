@@ -1,0 +1,95 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/ddbec/ddbec-go/actions"
+	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/keyring"
+	"github.com/ddbec/ddbec-go/provider"
+)
+
+// The record: employeeId is the partition key (signed, never encrypted),
+// name and email are encrypted and signed, team is left alone.
+var employeeActions = actions.Map{
+	Default:    actions.EncryptAndSign,
+	Attributes: map[string]actions.Action{"team": actions.DoNothing},
+}
+
+// mode is how the tables of the story are configured.
+type mode struct {
+	format ddbenc.Format
+	// metaTable, when set (legacy format), selects the most-recent provider:
+	// materials from this (replicated) MetaStore table, themselves
+	// protected by DirectKMS.
+	metaTable string
+}
+
+func (m mode) String() string {
+	switch {
+	case m.format == ddbenc.DBESDKFormat:
+		return "AWS Database Encryption SDK format, AWS KMS MRK keyring"
+	case m.metaTable != "":
+		return "legacy format, most-recent provider over a MetaStore protected by DirectKMS"
+	}
+	return "legacy format, DirectKMS provider"
+}
+
+// region is one side of the global table: a plain DynamoDB client (to show
+// what is stored), a KMS client and the key ARN of that Region.
+type region struct {
+	name   string
+	ddb    *dynamodb.Client
+	kms    *kms.Client
+	keyARN string
+}
+
+// tableConfig is the configuration a service in r uses for the table, with
+// keyARN as its key.
+func (r region) tableConfig(m mode, table, keyARN string) (ddbenc.TableConfig, error) {
+	if m.format == ddbenc.DBESDKFormat {
+		// The MRK keyring: the writer's EDK names its own Region's ARN; a
+		// reader decrypts with its own Region's replica of the same key.
+		kr, err := keyring.NewKMSMRK(r.kms, keyARN)
+		if err != nil {
+			return ddbenc.TableConfig{}, err
+		}
+		return ddbenc.TableConfig{
+			TableName: table, PartitionKey: "employeeId", Format: ddbenc.DBESDKFormat,
+			Actions: employeeActions, AllowedUnsignedAttributes: []string{"team"}, Keyring: kr,
+		}, nil
+	}
+	p, err := r.legacyProvider(m, keyARN)
+	if err != nil {
+		return ddbenc.TableConfig{}, err
+	}
+	return ddbenc.TableConfig{TableName: table, PartitionKey: "employeeId", Actions: employeeActions, Provider: p}, nil
+}
+
+// legacyProvider is the legacy format's materials provider of the mode.
+func (r region) legacyProvider(m mode, keyARN string) (ddbenc.MaterialsProvider, error) {
+	direct, err := provider.NewDirectKMS(r.kms, keyARN)
+	if err != nil {
+		return nil, err
+	}
+	if m.metaTable == "" {
+		return direct, nil
+	}
+	store, err := provider.NewMetaStore(r.ddb, m.metaTable, direct)
+	if err != nil {
+		return nil, err
+	}
+	return provider.NewMostRecent(store, "employees")
+}
+
+// encryptingClient is the drop-in wrapper a service in r uses.
+func (r region) encryptingClient(m mode, table, keyARN string) (*ddbenc.Client, error) {
+	cfg, err := r.tableConfig(m, table, keyARN)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.name, err)
+	}
+	return ddbenc.NewClient(r.ddb, []ddbenc.TableConfig{cfg})
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbec/ddbec-go/internal/dbesdk"
+	"github.com/ddbec/ddbec-go/internal/localenv"
+)
+
+// stories runs the story in one mode and keeps the KMS call counts.
+type stories struct {
+	mode    mode
+	table   string
+	timeout time.Duration
+	env     *localenv.Env // nil against real AWS
+}
+
+func key(id string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{"employeeId": &types.AttributeValueMemberS{Value: id}}
+}
+
+// story writes a record through the encrypting client in from, waits for
+// replication, reads it through the encrypting client in to, and compares.
+// It fails if either side called KMS in another Region than its own.
+func (s *stories) story(ctx context.Context, id string, from, to region) error {
+	writer, err := from.encryptingClient(s.mode, s.table, from.keyARN)
+	if err != nil {
+		return err
+	}
+	reader, err := to.encryptingClient(s.mode, s.table, to.keyARN)
+	if err != nil {
+		return err
+	}
+	record := map[string]types.AttributeValue{
+		"employeeId": &types.AttributeValueMemberS{Value: id},
+		"name":       &types.AttributeValueMemberS{Value: "Ada Lovelace"},
+		"email":      &types.AttributeValueMemberS{Value: "ada@example.com"},
+		"team":       &types.AttributeValueMemberS{Value: "analytical-engines"},
+	}
+	fmt.Printf("\n%s writer (key %s) puts %s\n", from.name, from.keyARN, id)
+	mark := s.mark()
+	if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: record}); err != nil {
+		return err
+	}
+	if err := s.kmsCalls(mark, from.name, "writer"); err != nil {
+		return err
+	}
+	stored, err := localenv.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
+	if err != nil {
+		return err
+	}
+	if s.mode.metaTable != "" {
+		// The reader loads the item's material version from its own Region's
+		// copy of the MetaStore: wait for that to replicate too.
+		if _, err := localenv.WaitForItem(ctx, to.ddb, s.mode.metaTable, map[string]types.AttributeValue{
+			"N": &types.AttributeValueMemberS{Value: "employees"}, "V": &types.AttributeValueMemberN{Value: "0"},
+		}, s.timeout, nil); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("replicated to %s; what DynamoDB stores there (a plain client's view):\n", to.name)
+	if err := printStored(stored); err != nil {
+		return err
+	}
+	mark = s.mark()
+	out, err := reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(id)})
+	if err != nil {
+		return fmt.Errorf("%s reader: %w", to.name, err)
+	}
+	fmt.Printf("%s reader (key %s) verifies and decrypts:\n", to.name, to.keyARN)
+	for _, name := range []string{"employeeId", "name", "email", "team"} {
+		got, _ := out.Item[name].(*types.AttributeValueMemberS)
+		want := record[name].(*types.AttributeValueMemberS)
+		if got == nil || got.Value != want.Value {
+			return fmt.Errorf("%s: read back %v, wrote %q", name, out.Item[name], want.Value)
+		}
+		fmt.Printf("  %-22s %q\n", name, got.Value)
+	}
+	if len(out.Item) != len(record) {
+		return fmt.Errorf("read back %d attributes, wrote %d", len(out.Item), len(record))
+	}
+	return s.kmsCalls(mark, to.name, "reader")
+}
+
+// printStored shows a stored item without revealing secrets: type and size
+// for binary (ciphertext, signature), the value for plaintext strings, and
+// for a DB-ESDK header its version, suite, legend and the provider ids of
+// its encrypted data keys.
+func printStored(stored map[string]types.AttributeValue) error {
+	for _, name := range slices.Sorted(maps.Keys(stored)) {
+		fmt.Printf("  %-22s %s\n", name, describe(stored[name]))
+		if name != dbesdk.HeadAttribute {
+			continue
+		}
+		b, ok := stored[name].(*types.AttributeValueMemberB)
+		if !ok {
+			return fmt.Errorf("%s is not binary", name)
+		}
+		h, err := dbesdk.InspectHeader(b.Value)
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(h.EDKs))
+		for i, e := range h.EDKs {
+			ids[i] = e.ProviderID
+		}
+		fmt.Printf("    header: version %d, suite %s (0x%04x), legend %q, EDK provider ids %q\n",
+			h.Version, dbesdk.SuiteName(h.Suite), uint16(h.Suite), h.Legend, ids)
+	}
+	return nil
+}
+
+func describe(v types.AttributeValue) string {
+	switch x := v.(type) {
+	case *types.AttributeValueMemberB:
+		return fmt.Sprintf("B, %d bytes", len(x.Value))
+	case *types.AttributeValueMemberS:
+		return "S, " + strings.TrimSpace(fmt.Sprintf("%q (plaintext)", x.Value))
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// mark is the position in the fake KMS's call log (0 against real AWS).
+func (s *stories) mark() int {
+	if s.env == nil || s.env.KMS == nil {
+		return 0
+	}
+	return len(s.env.KMS.Calls())
+}
+
+// kmsCalls prints the KMS calls made since mark, by Region and operation,
+// and fails if any went to another Region than the caller's own. Against
+// real AWS (no fake KMS to count at) it prints nothing.
+func (s *stories) kmsCalls(mark int, own, who string) error {
+	if s.env == nil || s.env.KMS == nil {
+		return nil
+	}
+	counts := map[string]int{}
+	var foreign []string
+	for _, c := range s.env.KMS.Calls()[mark:] {
+		counts[c.Region+" "+c.Op]++
+		if c.Region != own {
+			foreign = append(foreign, c.Region+" "+c.Op)
+		}
+	}
+	if len(counts) == 0 {
+		fmt.Printf("  KMS calls by the %s %s: none\n", own, who)
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Printf("  KMS calls by the %s %s: %-28s %d\n", own, who, k, counts[k])
+	}
+	if len(foreign) > 0 {
+		return fmt.Errorf("the %s %s called KMS in another Region: %v", own, who, foreign)
+	}
+	return nil
+}
+
+// printTotals prints the KMS calls of the whole run by Region and operation.
+func (s *stories) printTotals() {
+	if s.env == nil || s.env.KMS == nil {
+		return
+	}
+	fmt.Println("\nKMS calls per Region over the whole run (fake KMS counters):")
+	counts := map[string]int{}
+	for _, c := range s.env.KMS.Calls() {
+		counts[c.Region+" "+c.Op]++
+	}
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Printf("  %-32s %d\n", k, counts[k])
+	}
+}
