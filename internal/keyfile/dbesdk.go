@@ -7,7 +7,9 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -26,6 +28,9 @@ type MPLKey struct {
 	Material  string `json:"material"`
 	Encrypt   *bool  `json:"encrypt"`
 	Decrypt   *bool  `json:"decrypt"`
+	// BranchKey (base64) and BranchKeyVersion: a "static-branch-key" entry.
+	BranchKey        string `json:"branchKey"`
+	BranchKeyVersion string `json:"branchKeyVersion"`
 }
 
 // MPLKeys maps entry names to entries.
@@ -129,4 +134,132 @@ func (k *MPLKey) RSA() (pub *rsa.PublicKey, priv *rsa.PrivateKey, err error) {
 		return nil, nil, fmt.Errorf("%w: entry %q: key is %d bits, the entry says %d", ErrKey, k.Name, pub.N.BitLen(), k.Bits)
 	}
 	return pub, priv, nil
+}
+
+// StaticBranchKey returns the branch key of a "static-branch-key" entry; its
+// id is the entry's key-id.
+func (k *MPLKey) StaticBranchKey() (keyring.BranchKey, error) {
+	if k.Type != "static-branch-key" {
+		return keyring.BranchKey{}, fmt.Errorf("%w: entry %q is not a static branch key (type %q)", ErrKey, k.Name, k.Type)
+	}
+	bk, err := ddbjson.DecodeBase64(k.BranchKey)
+	if err != nil {
+		return keyring.BranchKey{}, fmt.Errorf("%w: entry %q: branch key is not valid base64", ErrKey, k.Name)
+	}
+	return keyring.BranchKey{ID: k.KeyID, Version: k.BranchKeyVersion, Key: bk}, nil
+}
+
+// DefaultBranchKey is the entry the DB-ESDK vectors' default keyring uses
+// (docs/dbesdk-format.md §12.3).
+const DefaultBranchKey = "static-branch-key-1"
+
+// keyDescription is an MPL test-vector key description
+// (testdata/vectors/dbesdk/generated/README.md, "config.key").
+type keyDescription struct {
+	Type          string            `json:"type"`
+	Algorithm     string            `json:"encryption-algorithm"`
+	ProviderID    string            `json:"provider-id"`
+	Key           string            `json:"key"`
+	Padding       string            `json:"padding-algorithm"`
+	PaddingHash   string            `json:"padding-hash"`
+	Generator     json.RawMessage   `json:"generator"`
+	ChildKeyrings []json.RawMessage `json:"childKeyrings"`
+}
+
+// DBESDKKeyring builds the keyring a DB-ESDK vector's config.key describes
+// over the entries of keys; absent (empty or null) means the hierarchical
+// keyring over DefaultBranchKey. Raw AES and RSA keyrings are named by the
+// entry's key-id in the description's provider-id namespace.
+func DBESDKKeyring(raw json.RawMessage, keys MPLKeys) (ddbenc.Keyring, error) {
+	d := keyDescription{Type: "aws-kms-hierarchy", Key: DefaultBranchKey}
+	if len(raw) > 0 && string(raw) != "null" {
+		d = keyDescription{}
+		if err := json.Unmarshal(raw, &d); err != nil {
+			return nil, fmt.Errorf("keyfile: key description: %w", err)
+		}
+	}
+	if d.Type == "multi-keyring" {
+		var gen ddbenc.Keyring
+		if len(d.Generator) > 0 && string(d.Generator) != "null" {
+			g, err := DBESDKKeyring(d.Generator, keys)
+			if err != nil {
+				return nil, err
+			}
+			gen = g
+		}
+		var children []ddbenc.Keyring
+		for _, c := range d.ChildKeyrings {
+			k, err := DBESDKKeyring(c, keys)
+			if err != nil {
+				return nil, err
+			}
+			children = append(children, k)
+		}
+		return keyring.NewMulti(gen, children...)
+	}
+	k, err := keys.Get(d.Key)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case d.Type == "aws-kms-hierarchy":
+		bk, err := k.StaticBranchKey()
+		if err != nil {
+			return nil, err
+		}
+		return keyring.NewHierarchical(bk.ID, keyring.NewStaticBranchKeys(bk))
+	case d.Type == "raw" && d.Algorithm == "aes":
+		m, err := k.AES()
+		if err != nil {
+			return nil, err
+		}
+		return keyring.NewRawAES(d.ProviderID, k.KeyID, m)
+	case d.Type == "raw" && d.Algorithm == "rsa":
+		pad, ok := map[string]keyring.RSAPadding{"sha1": keyring.OAEPSHA1, "sha256": keyring.OAEPSHA256, "sha384": keyring.OAEPSHA384, "sha512": keyring.OAEPSHA512}[d.PaddingHash]
+		if d.Padding == "pkcs1" {
+			pad, ok = keyring.PKCS1, true
+		}
+		if !ok {
+			return nil, fmt.Errorf("keyfile: RSA key description with padding %q, hash %q", d.Padding, d.PaddingHash)
+		}
+		_, priv, err := k.RSA()
+		if err != nil {
+			return nil, err
+		}
+		return keyring.NewRawRSA(d.ProviderID, k.KeyID, nil, priv, pad)
+	}
+	return nil, fmt.Errorf("keyfile: unsupported key description type %q (encryption-algorithm %q)", d.Type, d.Algorithm)
+}
+
+// DBESDKTableConfig returns the DBESDKFormat TableConfig of a DB-ESDK
+// vector's config (docs/dbesdk-format.md §12.3 defaults for absent
+// members), with the keyring of its key description over keys.
+func DBESDKTableConfig(c testvectors.DBESDKConfig, keys MPLKeys) (ddbenc.TableConfig, error) {
+	kr, err := DBESDKKeyring(c.Key, keys)
+	if err != nil {
+		return ddbenc.TableConfig{}, err
+	}
+	acts, err := c.ActionMap()
+	if err != nil {
+		return ddbenc.TableConfig{}, err
+	}
+	cfg := ddbenc.TableConfig{
+		TableName:                      c.TableName(),
+		PartitionKey:                   c.PartitionKeyName(),
+		SortKey:                        c.SortKey,
+		Format:                         ddbenc.DBESDKFormat,
+		Keyring:                        kr,
+		Actions:                        acts,
+		AllowedUnsignedAttributes:      c.Unsigned,
+		AllowedUnsignedAttributePrefix: c.UnsignedPrefix,
+	}
+	switch c.Suite {
+	case "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_SYMSIG_HMAC_SHA384":
+		cfg.Suite = ddbenc.SuiteSymmetricOnly
+	case "ALG_AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384_SYMSIG_HMAC_SHA384", "":
+		cfg.Suite = ddbenc.SuiteECDSAP384
+	default:
+		return ddbenc.TableConfig{}, fmt.Errorf("keyfile: unknown algorithm suite %q", c.Suite)
+	}
+	return cfg, nil
 }
