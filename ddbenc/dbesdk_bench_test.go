@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -42,6 +43,28 @@ func dbeBenchEncryptor(b *testing.B, suite ddbenc.AlgorithmSuite) *ddbenc.Encryp
 	if err != nil {
 		b.Fatal(err)
 	}
+	return dbeBenchEncryptorWith(b, suite, kr)
+}
+
+// dbeBenchHierEncryptor is dbeBenchEncryptor with the hierarchical keyring
+// over a keyring.BranchKeyCache in front of a static branch key: the
+// per-item cost of a warm cache (no key store or KMS call after the first).
+func dbeBenchHierEncryptor(b *testing.B, suite ddbenc.AlgorithmSuite) *ddbenc.Encryptor {
+	b.Helper()
+	static := keyring.NewStaticBranchKeys(keyring.BranchKey{ID: "performance-test", Version: "e9ce18a3-edb5-4272-9f86-1cacb7997ff6", Key: bytes.Repeat([]byte{7}, 32)})
+	cache, err := keyring.NewBranchKeyCache(static, keyring.BranchKeyCacheOptions{TTL: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	kr, err := keyring.NewHierarchical("performance-test", cache)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return dbeBenchEncryptorWith(b, suite, kr)
+}
+
+func dbeBenchEncryptorWith(b *testing.B, suite ddbenc.AlgorithmSuite, kr ddbenc.Keyring) *ddbenc.Encryptor {
+	b.Helper()
 	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{
 		TableName: "GazelleVectorTable", PartitionKey: "partition_key", SortKey: "sort_key",
 		Format: ddbenc.DBESDKFormat, Keyring: kr, Suite: suite,
@@ -60,10 +83,24 @@ func dbeBenchEncryptor(b *testing.B, suite ddbenc.AlgorithmSuite) *ddbenc.Encryp
 	return e
 }
 
-func BenchmarkDBESDKEncryptItem(b *testing.B) {
+func BenchmarkDBESDKEncryptItem(b *testing.B) { benchDBESDKEncrypt(b, dbeBenchEncryptor) }
+
+func BenchmarkDBESDKDecryptItem(b *testing.B) { benchDBESDKDecrypt(b, dbeBenchEncryptor) }
+
+// The hierarchical keyring behind a warm branch key cache, beside the raw
+// AES benchmarks above (same sub-benchmark names).
+func BenchmarkDBESDKHierarchicalEncryptItem(b *testing.B) {
+	benchDBESDKEncrypt(b, dbeBenchHierEncryptor)
+}
+
+func BenchmarkDBESDKHierarchicalDecryptItem(b *testing.B) {
+	benchDBESDKDecrypt(b, dbeBenchHierEncryptor)
+}
+
+func benchDBESDKEncrypt(b *testing.B, newEncryptor func(*testing.B, ddbenc.AlgorithmSuite) *ddbenc.Encryptor) {
 	ctx := context.Background()
 	for _, st := range dbeBenchSuites {
-		e := dbeBenchEncryptor(b, st.suite)
+		e := newEncryptor(b, st.suite)
 		for _, sz := range lbSizes {
 			b.Run(st.name+"/"+sz.name, func(b *testing.B) {
 				item := dbeBenchItem(sz.n)
@@ -79,10 +116,10 @@ func BenchmarkDBESDKEncryptItem(b *testing.B) {
 	}
 }
 
-func BenchmarkDBESDKDecryptItem(b *testing.B) {
+func benchDBESDKDecrypt(b *testing.B, newEncryptor func(*testing.B, ddbenc.AlgorithmSuite) *ddbenc.Encryptor) {
 	ctx := context.Background()
 	for _, st := range dbeBenchSuites {
-		e := dbeBenchEncryptor(b, st.suite)
+		e := newEncryptor(b, st.suite)
 		for _, sz := range lbSizes {
 			b.Run(st.name+"/"+sz.name, func(b *testing.B) {
 				item := dbeBenchItem(sz.n)

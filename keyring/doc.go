@@ -17,6 +17,27 @@
 // replica's ARN, read with NewKMSMRK on the reader's local replica (or with
 // NewKMSMRKDiscovery in the reader's Region); no KMS call crosses Regions.
 //
+// The hierarchical keyring (NewHierarchical for one branch key id,
+// NewHierarchicalWithSupplier to choose the id per item) gets its branch keys
+// from a BranchKeySource: the key store of package keystore (a DynamoDB table
+// of branch keys under KMS), StaticBranchKeys in tests, or a BranchKeyCache
+// in front of either. The cache (docs/dbesdk-format.md §8.10.5) keeps the
+// active key per branch key id and each version per (id, version) for a
+// TTL, evicts the least recently used entry beyond its capacity (default
+// 1000), loads each entry once however many callers ask at the same time
+// (a waiter stops waiting when its own context ends), does not cache
+// failures, and copies key bytes in and out. With a cache, KMS is called once
+// per branch key version per TTL instead of once per item; a rotation
+// (keystore.KeyStore.VersionKey) reaches writers when their active entry
+// expires.
+//
+// A BranchKeyIDSupplier serves multi-tenant tables: it gets the item's full
+// encryption context (table name, key names and values,
+// SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT attributes) on encrypt and on
+// decrypt and returns the branch key id, e.g. one per tenant's partition key
+// value. It must return the same id for both directions; an error or an empty
+// id fails the call.
+//
 // KMS failures map onto ddbenc's sentinels and keep the SDK error reachable
 // with errors.As: ErrKeyUnavailable for throttling, KMS internal errors and
 // disabled or unusable keys; ErrWrongKey for NotFoundException and

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
@@ -18,9 +19,19 @@ import (
 // intermediate keys are wrapped under keys derived from a branch key, which a
 // BranchKeySource supplies.
 type Hierarchical struct {
-	branchKeyID string
+	branchKeyID string              // fixed id, or ""
+	supplier    BranchKeyIDSupplier // or nil
 	source      BranchKeySource
 }
+
+// BranchKeyIDSupplier chooses the branch key of an item from its full
+// encryption context (docs/dbesdk-format.md §8.10.3), e.g. one branch key per
+// tenant of a multi-tenant table: the context holds the table name, the
+// partition and sort key values and every SIGN_AND_INCLUDE_IN_ENCRYPTION_CONTEXT
+// attribute (§4). It is called on encrypt and on decrypt with the same
+// context, so it must answer the same id for both. It must be safe for
+// concurrent use. An error fails the call (the item is not written or read).
+type BranchKeyIDSupplier func(ctx context.Context, encryptionContext map[string]string) (string, error)
 
 // NewHierarchical returns a hierarchical keyring for one branch key id.
 func NewHierarchical(branchKeyID string, source BranchKeySource) (*Hierarchical, error) {
@@ -28,6 +39,34 @@ func NewHierarchical(branchKeyID string, source BranchKeySource) (*Hierarchical,
 		return nil, fmt.Errorf("%w: a hierarchical keyring needs a branch key id and a branch key source", ddbenc.ErrInvalidConfig)
 	}
 	return &Hierarchical{branchKeyID: branchKeyID, source: source}, nil
+}
+
+// NewHierarchicalWithSupplier returns a hierarchical keyring whose branch key
+// id is chosen per item by supplier, given the item's full encryption
+// context, on encrypt and on decrypt.
+func NewHierarchicalWithSupplier(supplier BranchKeyIDSupplier, source BranchKeySource) (*Hierarchical, error) {
+	if supplier == nil || source == nil {
+		return nil, fmt.Errorf("%w: a hierarchical keyring needs a branch key id supplier and a branch key source", ddbenc.ErrInvalidConfig)
+	}
+	return &Hierarchical{supplier: supplier, source: source}, nil
+}
+
+// idFor returns the branch key id for materials with context ec.
+func (h *Hierarchical) idFor(ctx context.Context, ec map[string]string) (string, error) {
+	if h.supplier == nil {
+		return h.branchKeyID, nil
+	}
+	id, err := h.supplier(ctx, maps.Clone(ec))
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: keyring: hierarchical keyring: the branch key id supplier failed: %w", ddbenc.ErrWrongKey, err)
+	}
+	if id == "" {
+		return "", fmt.Errorf("%w: keyring: hierarchical keyring: the branch key id supplier returned an empty id", ddbenc.ErrInvalidConfig)
+	}
+	return id, nil
 }
 
 // EDK ciphertext layout after the wrapped data key (docs/dbesdk-format.md §8.10.1).
@@ -70,9 +109,16 @@ func hierarchyGCM(branchKey, salt []byte) (cipher.AEAD, error) {
 
 // OnEncrypt implements ddbenc.Keyring.
 func (h *Hierarchical) OnEncrypt(ctx context.Context, m *ddbenc.KeyringMaterials) error {
-	bk, err := h.source.ActiveBranchKey(ctx, h.branchKeyID)
+	id, err := h.idFor(ctx, m.EncryptionContext)
 	if err != nil {
 		return err
+	}
+	bk, err := h.source.ActiveBranchKey(ctx, id)
+	if err != nil {
+		return err
+	}
+	if bk.ID != id {
+		return fmt.Errorf("%w: keyring: hierarchical keyring: the branch key source returned another branch key than the one asked for", ddbenc.ErrWrongKey)
 	}
 	ver, err := versionBytes(bk.Version)
 	if err != nil {
@@ -95,8 +141,8 @@ func (h *Hierarchical) OnEncrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 	ct := append(wrapped, salt...)
 	ct = append(ct, iv...)
 	ct = append(ct, ver...)
-	ct = g.Seal(ct, iv, ik, hierarchyAAD(h.branchKeyID, ver, m.EncryptionContext))
-	add(m, ddbenc.EncryptedDataKey{ProviderID: dbesdk.HierarchyProviderID, ProviderInfo: []byte(h.branchKeyID), Ciphertext: ct}, mac)
+	ct = g.Seal(ct, iv, ik, hierarchyAAD(id, ver, m.EncryptionContext))
+	add(m, ddbenc.EncryptedDataKey{ProviderID: dbesdk.HierarchyProviderID, ProviderInfo: []byte(id), Ciphertext: ct}, mac)
 	return nil
 }
 
@@ -105,9 +151,13 @@ func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 	if err := checkDecrypt(m); err != nil {
 		return err
 	}
+	id, err := h.idFor(ctx, m.EncryptionContext)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, e := range edks {
-		if e.ProviderID != dbesdk.HierarchyProviderID || string(e.ProviderInfo) != h.branchKeyID {
+		if e.ProviderID != dbesdk.HierarchyProviderID || string(e.ProviderInfo) != id {
 			continue
 		}
 		if len(e.Ciphertext) != dbesdk.WrappedPDKLen+hRest {
@@ -116,7 +166,7 @@ func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 		}
 		rest := e.Ciphertext[dbesdk.WrappedPDKLen:]
 		salt, iv, ver, sealed := rest[:hSalt], rest[hSalt:hSalt+hIV], rest[hSalt+hIV:hSalt+hIV+hVersion], rest[hSalt+hIV+hVersion:]
-		bk, err := h.source.BranchKeyVersion(ctx, h.branchKeyID, versionString(ver))
+		bk, err := h.source.BranchKeyVersion(ctx, id, versionString(ver))
 		if err != nil {
 			if ctx.Err() != nil {
 				return err
@@ -134,7 +184,7 @@ func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 			errs = append(errs, err)
 			continue
 		}
-		ik, err := g.Open(nil, iv, sealed, hierarchyAAD(h.branchKeyID, kver, m.EncryptionContext))
+		ik, err := g.Open(nil, iv, sealed, hierarchyAAD(id, kver, m.EncryptionContext))
 		if err != nil {
 			errs = append(errs, errors.New("hierarchical EDK does not open"))
 			continue
