@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -9,6 +10,7 @@ import (
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/keyring"
+	"github.com/ddbec/ddbec-go/keystore"
 	"github.com/ddbec/ddbec-go/provider"
 )
 
@@ -26,10 +28,16 @@ type mode struct {
 	// materials from this (replicated) MetaStore table, themselves
 	// protected by DirectKMS.
 	metaTable string
+	// keyStoreTable, when set (DB-ESDK format), selects the hierarchical
+	// keyring: branch key branchKeyID from this (replicated) key store
+	// table, protected by the multi-Region key, cached per process.
+	keyStoreTable, branchKeyID string
 }
 
 func (m mode) String() string {
 	switch {
+	case m.format == ddbenc.DBESDKFormat && m.keyStoreTable != "":
+		return "AWS Database Encryption SDK format, hierarchical keyring over a key store protected by the multi-Region key"
 	case m.format == ddbenc.DBESDKFormat:
 		return "AWS Database Encryption SDK format, AWS KMS MRK keyring"
 	case m.metaTable != "":
@@ -51,9 +59,7 @@ type region struct {
 // keyARN as its key.
 func (r region) tableConfig(m mode, table, keyARN string) (ddbenc.TableConfig, error) {
 	if m.format == ddbenc.DBESDKFormat {
-		// The MRK keyring: the writer's EDK names its own Region's ARN; a
-		// reader decrypts with its own Region's replica of the same key.
-		kr, err := keyring.NewKMSMRK(r.kms, keyARN)
+		kr, err := r.keyring(m, keyARN)
 		if err != nil {
 			return ddbenc.TableConfig{}, err
 		}
@@ -67,6 +73,36 @@ func (r region) tableConfig(m mode, table, keyARN string) (ddbenc.TableConfig, e
 		return ddbenc.TableConfig{}, err
 	}
 	return ddbenc.TableConfig{TableName: table, PartitionKey: "employeeId", Actions: employeeActions, Provider: p}, nil
+}
+
+// keyring is the DB-ESDK keyring of the mode.
+func (r region) keyring(m mode, keyARN string) (ddbenc.Keyring, error) {
+	if m.keyStoreTable == "" {
+		// The MRK keyring: the writer's EDK names its own Region's ARN; a
+		// reader decrypts with its own Region's replica of the same key.
+		return keyring.NewKMSMRK(r.kms, keyARN)
+	}
+	// The hierarchical keyring: the branch key comes from this Region's
+	// copy of the replicated key store, decrypted by this Region's replica
+	// of the multi-Region key (MRK mode), and is cached, so KMS is called
+	// once per branch key version and TTL instead of once per item.
+	store, err := r.keyStore(m, keyARN)
+	if err != nil {
+		return nil, err
+	}
+	cache, err := keyring.NewBranchKeyCache(store, keyring.BranchKeyCacheOptions{TTL: 5 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+	return keyring.NewHierarchical(m.branchKeyID, cache)
+}
+
+// keyStore is this Region's view of the replicated key store.
+func (r region) keyStore(m mode, keyARN string) (*keystore.KeyStore, error) {
+	return keystore.New(keystore.Config{
+		TableName: m.keyStoreTable, DynamoDB: r.ddb, KMS: r.kms,
+		KMSMode: keystore.KMSMRK, KMSKeyARN: keyARN,
+	})
 }
 
 // legacyProvider is the legacy format's materials provider of the mode.

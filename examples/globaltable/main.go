@@ -32,6 +32,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/keystore"
 )
 
 func main() {
@@ -44,6 +45,9 @@ func main() {
 	format := flag.String("format", "legacy", "item format: legacy (DynamoDB Encryption Client) or dbesdk (AWS Database Encryption SDK)")
 	mostRecent := flag.Bool("most-recent", false, "legacy format: use the most-recent provider over a replicated MetaStore table (one KMS call per material version, not per item)")
 	metaTable := flag.String("metastore-table", "EmployeesMeta", "with -most-recent: the MetaStore table (real AWS: an existing global table with keys N (S) and V (N))")
+	hierarchical := flag.Bool("hierarchical", false, "dbesdk format: use the hierarchical keyring over a replicated key store (one KMS call per branch key version, not per item)")
+	keyStoreTable := flag.String("key-store-table", "EmployeesBranchKeys", "with -hierarchical: the key store table (real AWS: an existing global table with keys branch-key-id (S) and type (S))")
+	branchKeyID := flag.String("branch-key-id", "", "with -hierarchical: an existing branch key (default: create one in the first Region)")
 	flag.Parse()
 
 	var m mode
@@ -61,6 +65,13 @@ func main() {
 			os.Exit(2)
 		}
 		m.metaTable = *metaTable
+	}
+	if *hierarchical {
+		if m.format != ddbenc.DBESDKFormat {
+			fmt.Fprintln(os.Stderr, "-hierarchical is a keyring of the dbesdk format (add -format dbesdk)")
+			os.Exit(2)
+		}
+		m.keyStoreTable, m.branchKeyID = *keyStoreTable, *branchKeyID
 	}
 	ctx := context.Background()
 	if err := run(ctx, m, *table, *eastKey, *westKey, *eastRegion, *westRegion, *timeout); err != nil {
@@ -88,6 +99,11 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 		table = "Employees"
 		if err := env.CreateGlobalTable(ctx, table, localenv.Key{Name: "employeeId", Type: types.ScalarAttributeTypeS}, localenv.Key{}); err != nil {
 			return err
+		}
+		if m.keyStoreTable != "" {
+			if err := env.CreateGlobalTable(ctx, m.keyStoreTable, localenv.Key{Name: keystore.AttrBranchKeyID, Type: types.ScalarAttributeTypeS}, localenv.Key{Name: keystore.AttrType, Type: types.ScalarAttributeTypeS}); err != nil {
+				return err
+			}
 		}
 		if m.metaTable != "" {
 			if err := env.CreateGlobalTable(ctx, m.metaTable, localenv.Key{Name: "N", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
@@ -124,6 +140,11 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 	if m.metaTable != "" {
 		fmt.Printf("Materials live in the replicated MetaStore table %s.\n", m.metaTable)
 	}
+	if m.keyStoreTable != "" {
+		if err := setUpBranchKey(ctx, &m, east, west, env, timeout); err != nil {
+			return err
+		}
+	}
 	s := &stories{mode: m, table: table, timeout: timeout, env: env}
 
 	id := fmt.Sprintf("emp-%d", time.Now().UnixNano())
@@ -149,5 +170,56 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 		return err
 	}
 	s.printTotals()
+	return nil
+}
+
+// setUpBranchKey creates the branch key in the first Region's key store,
+// under the first Region's ARN of the multi-Region key, unless one was
+// given, and waits until the second Region's copy of the key store has it.
+func setUpBranchKey(ctx context.Context, m *mode, east, west region, env *localenv.Env, timeout time.Duration) error {
+	fmt.Printf("Branch keys live in the replicated key store table %s.\n", m.keyStoreTable)
+	if m.branchKeyID == "" {
+		store, err := east.keyStore(*m, east.keyARN)
+		if err != nil {
+			return err
+		}
+		mark := 0
+		if env != nil && env.KMS != nil {
+			mark = len(env.KMS.Calls())
+		}
+		if m.branchKeyID, err = store.CreateKey(ctx, keystore.CreateKeyOptions{}); err != nil {
+			return err
+		}
+		fmt.Printf("created branch key %s in %s under %s\n", m.branchKeyID, east.name, east.keyARN)
+		if env != nil && env.KMS != nil {
+			for _, c := range env.KMS.Calls()[mark:] {
+				fmt.Printf("  KMS call by the key store admin: %s %s\n", c.Region, c.Op)
+			}
+		}
+	}
+	eastStore, err := east.keyStore(*m, east.keyARN)
+	if err != nil {
+		return err
+	}
+	info, err := eastStore.Describe(ctx, m.branchKeyID)
+	if err != nil {
+		return err
+	}
+	for _, typ := range []string{keystore.TypeActive, keystore.TypeVersionPrefix + info.ActiveVersion} {
+		if _, err := localenv.WaitForItem(ctx, west.ddb, m.keyStoreTable, map[string]types.AttributeValue{
+			keystore.AttrBranchKeyID: &types.AttributeValueMemberS{Value: m.branchKeyID},
+			keystore.AttrType:        &types.AttributeValueMemberS{Value: typ},
+		}, timeout, nil); err != nil {
+			return fmt.Errorf("waiting for the branch key in %s: %w", west.name, err)
+		}
+	}
+	westStore, err := west.keyStore(*m, west.keyARN)
+	if err != nil {
+		return err
+	}
+	if info, err = westStore.Describe(ctx, m.branchKeyID); err != nil {
+		return err
+	}
+	fmt.Printf("replicated to %s: active version %s, %d version(s), kms-arn %s\n", west.name, info.ActiveVersion, len(info.Versions), info.Versions[0].KMSARN)
 	return nil
 }
