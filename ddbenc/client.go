@@ -130,6 +130,11 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*Options)) 
 		cfg.Actions.Attributes = maps.Clone(cfg.Actions.Attributes)
 		cfg.AllowedUnsignedAttributes = slices.Clone(cfg.AllowedUnsignedAttributes)
 		cfg.Indexes = slices.Clone(cfg.Indexes)
+		if cfg.Legacy != nil {
+			lc := *cfg.Legacy
+			lc.Actions.Attributes = maps.Clone(lc.Actions.Attributes)
+			cfg.Legacy = &lc
+		}
 		te := &tableEntry{cfg: cfg}
 		if cfg.PartitionKey != "" {
 			t, err := c.newTable(cfg)

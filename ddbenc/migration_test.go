@@ -763,3 +763,31 @@ func TestClientItemFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationDiscoveredSchema: a Client that reads the key schema with
+// DescribeTable builds the legacy encryptor from the configuration as it was
+// given, not as the caller changed it afterwards.
+func TestMigrationDiscoveredSchema(t *testing.T) {
+	ctx := context.Background()
+	cfg := migConfig(t, ddbenc.ForbidLegacyEncryptAllowLegacyDecrypt, 0)
+	cfg.PartitionKey, cfg.SortKey = "", ""
+	cfg.Legacy.Actions = actions.Map{Default: migLegacyActions.Default, Attributes: map[string]actions.Action{
+		"email": actions.SignOnly, "visits": actions.DoNothing, "memo": actions.SignOnly}}
+	rec := &recorder{desc: &types.TableDescription{KeySchema: []types.KeySchemaElement{
+		{AttributeName: aws.String(pk), KeyType: types.KeyTypeHash}, {AttributeName: aws.String(sk), KeyType: types.KeyTypeRange}}}}
+	c, err := ddbenc.NewClient(rec, []ddbenc.TableConfig{cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Legacy.Actions.Attributes["email"] = actions.EncryptAndSign
+	cfg.Legacy.Policy = ddbenc.ForbidLegacyEncryptForbidLegacyDecrypt
+	stored, plain := migItems(t)
+	rec.returns("GetItem", &dynamodb.GetItemOutput{Item: stored[ddbenc.LegacyItem]}, nil)
+	out, err := c.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(migTable), Key: map[string]types.AttributeValue{pk: s("legacy"), sk: n("1")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := avtest.DiffItems(plain[ddbenc.LegacyItem], out.Item); d != "" || !slices.Equal(ddbenc.ItemFormats(out.ResultMetadata), []ddbenc.ItemFormat{ddbenc.LegacyItem}) {
+		t.Errorf("legacy item through a discovered schema: %s %v", d, ddbenc.ItemFormats(out.ResultMetadata))
+	}
+}
