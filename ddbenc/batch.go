@@ -42,7 +42,7 @@ func requestKey[V any](reqs map[string]V, table string) (string, bool) {
 }
 
 // BatchGetItem gets items from several tables and verifies and decrypts
-// them. UnprocessedKeys come back with the caller's own request settings
+// them; BatchItemFormats tells the format each was read as. UnprocessedKeys come back with the caller's own request settings
 // (projection included).
 func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
 	const op = "BatchGetItem"
@@ -76,6 +76,7 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 	}
 	res := *out
 	res.Responses = make(map[string][]map[string]types.AttributeValue, len(out.Responses))
+	formats := make(map[string][]ItemFormat, len(out.Responses))
 	for name, items := range out.Responses {
 		n := tableNameOf(name)
 		t, known := tables[n]
@@ -84,13 +85,16 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 		}
 		if t == nil {
 			res.Responses[name] = items
+			formats[name] = plaintextFormats(len(items))
 			continue
 		}
 		p, projected := projs[n]
-		if res.Responses[name], err = t.decryptAll(ctx, op, items, p, projected); err != nil {
+		if res.Responses[name], formats[name], err = t.decryptAll(ctx, op, items, p, projected); err != nil {
 			return nil, err
 		}
 	}
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	res.ResultMetadata.Set(batchItemFormatsKey{}, formats)
 	if out.UnprocessedKeys != nil {
 		res.UnprocessedKeys = make(map[string]types.KeysAndAttributes, len(out.UnprocessedKeys))
 		for name, ka := range out.UnprocessedKeys {

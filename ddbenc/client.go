@@ -130,6 +130,11 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*Options)) 
 		cfg.Actions.Attributes = maps.Clone(cfg.Actions.Attributes)
 		cfg.AllowedUnsignedAttributes = slices.Clone(cfg.AllowedUnsignedAttributes)
 		cfg.Indexes = slices.Clone(cfg.Indexes)
+		if cfg.Legacy != nil {
+			lc := *cfg.Legacy
+			lc.Actions.Attributes = maps.Clone(lc.Actions.Attributes)
+			cfg.Legacy = &lc
+		}
 		te := &tableEntry{cfg: cfg}
 		if cfg.PartitionKey != "" {
 			t, err := c.newTable(cfg)
@@ -292,12 +297,56 @@ func (t *table) keyString(item map[string]types.AttributeValue) string {
 	return string(b)
 }
 
-// decryptOne verifies and decrypts one returned item, naming the operation
-// and, unless keys are redacted, the item's key in errors.
-func (t *table) decryptOne(ctx context.Context, op string, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
+// decryptOne verifies and decrypts one returned item under the table's
+// policies and says which format it was read as, naming the operation and,
+// unless keys are redacted, the item's key in errors.
+func (t *table) decryptOne(ctx context.Context, op string, item map[string]types.AttributeValue) (map[string]types.AttributeValue, ItemFormat, error) {
 	if item == nil {
-		return nil, nil
+		return nil, 0, nil
 	}
+	out, f, err := t.enc.ReadItem(ctx, item)
+	if err != nil {
+		err = withOp(op, err)
+		if de, ok := err.(*Error); ok && !t.redact {
+			de.Key = t.keyString(item)
+		}
+		return nil, 0, err
+	}
+	return out, f, nil
+}
+
+// decryptAll verifies and decrypts returned items and applies the caller's
+// projection to each; one item that fails fails the call. It returns the
+// format of each item.
+func (t *table) decryptAll(ctx context.Context, op string, items []map[string]types.AttributeValue, p projection, projected bool) ([]map[string]types.AttributeValue, []ItemFormat, error) {
+	if items == nil {
+		return nil, []ItemFormat{}, nil
+	}
+	out := make([]map[string]types.AttributeValue, len(items))
+	formats := make([]ItemFormat, len(items))
+	for i, it := range items {
+		d, f, err := t.decryptOne(ctx, op, it)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[i], formats[i] = p.apply(d, projected), f
+	}
+	return out, formats, nil
+}
+
+// returnedFormats is the ItemFormats record of an item a call returned: one
+// entry, or none when there is no item.
+func returnedFormats(item map[string]types.AttributeValue, f ItemFormat) []ItemFormat {
+	if item == nil {
+		return []ItemFormat{}
+	}
+	return []ItemFormat{f}
+}
+
+// decryptVerified verifies and decrypts an item a call's error carries
+// (which has no ResultMetadata to mark a plaintext item in): plaintext items
+// are refused (ErrPlaintextItem) like items that fail verification.
+func (t *table) decryptVerified(ctx context.Context, op string, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out, err := t.enc.DecryptItem(ctx, item)
 	if err != nil {
 		err = withOp(op, err)
@@ -309,32 +358,16 @@ func (t *table) decryptOne(ctx context.Context, op string, item map[string]types
 	return out, nil
 }
 
-// decryptAll verifies and decrypts returned items and applies the caller's
-// projection to each; one item that fails fails the call.
-func (t *table) decryptAll(ctx context.Context, op string, items []map[string]types.AttributeValue, p projection, projected bool) ([]map[string]types.AttributeValue, error) {
-	if items == nil {
-		return nil, nil
-	}
-	out := make([]map[string]types.AttributeValue, len(items))
-	for i, it := range items {
-		d, err := t.decryptOne(ctx, op, it)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = p.apply(d, projected)
-	}
-	return out, nil
-}
-
 // decryptConditionFailure decrypts the item a ConditionalCheckFailedException
 // carries (ReturnValuesOnConditionCheckFailure=ALL_OLD), in place; an item
-// that fails verification is removed rather than returned unverified.
+// that fails verification, or is plaintext (an error has no ResultMetadata
+// to mark it in), is removed rather than returned unverified.
 func (t *table) decryptConditionFailure(ctx context.Context, err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if t == nil || !errors.As(err, &ccf) || ccf.Item == nil {
 		return err
 	}
-	d, derr := t.enc.DecryptItem(ctx, ccf.Item)
+	d, derr := t.decryptVerified(ctx, "condition check failure item", ccf.Item)
 	ccf.Item = d
 	if derr != nil {
 		return errors.Join(err, derr)

@@ -37,6 +37,10 @@ func refuseDBESDKSettings(cfg TableConfig) error {
 		return fail("", "Suite %s", only)
 	case cfg.LogicalTableName != "":
 		return fail("", "LogicalTableName %s; the legacy format has SignedTableName", only)
+	case cfg.Legacy != nil:
+		return fail("", "Legacy %s: it is how a DB-ESDK table reads legacy items", only)
+	case cfg.PlaintextPolicy != ForbidPlaintextWriteForbidPlaintextRead:
+		return fail("", "PlaintextPolicy %s", only)
 	}
 	return nil
 }
@@ -51,9 +55,13 @@ func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
 		return nil, fail("", "a keyring is required")
 	}
 	if cfg.SignedTableName != "" || cfg.AllowPythonRoundedNumbers || cfg.LegacyUnsignedKeys || cfg.Ordering != 0 {
-		return nil, fail("", "SignedTableName, AllowPythonRoundedNumbers, LegacyUnsignedKeys and Ordering are legacy-format settings")
+		return nil, fail("", "SignedTableName, AllowPythonRoundedNumbers, LegacyUnsignedKeys and Ordering are legacy-format settings (for legacy items of this table, set them in Legacy)")
 	}
 	m := cfg.Actions
+	legacyEnc, err := validateMigration(cfg)
+	if err != nil {
+		return nil, err
+	}
 	if err := checkIndexKeys(cfg); err != nil {
 		return nil, err
 	}
@@ -104,7 +112,11 @@ func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
 	cfg.Actions = eff
 	cfg.Indexes = slices.Clone(cfg.Indexes)
 	cfg.AllowedUnsignedAttributes = slices.Clone(cfg.AllowedUnsignedAttributes)
-	e := &Encryptor{cfg: cfg, acts: eff, dbe: t, signedTable: dc.TableName}
+	e := &Encryptor{cfg: cfg, acts: eff, dbe: t, signedTable: dc.TableName, legacyEnc: legacyEnc, plainPolicy: cfg.PlaintextPolicy}
+	if legacyEnc != nil {
+		e.legacyPolicy = cfg.Legacy.Policy
+	}
+	e.cfg.Legacy = nil // kept in legacyEnc and legacyPolicy
 	e.keys = []string{cfg.PartitionKey}
 	if cfg.SortKey != "" {
 		e.keys = append(e.keys, cfg.SortKey)
@@ -120,7 +132,7 @@ func newDBESDKEncryptor(cfg TableConfig) (*Encryptor, error) {
 // encrypt-side rule (docs/dbesdk-format.md §1.5), with the zero Action for
 // the attributes it refuses on write.
 func (e *Encryptor) dbesdkAction(name string) actions.Action {
-	if e.cfg.Format.reserved(name) {
+	if e.reservedName(name) {
 		return 0
 	}
 	if a, ok := e.acts.Attributes[name]; ok {
@@ -150,13 +162,8 @@ func (e *Encryptor) encryptDBESDK(ctx context.Context, item map[string]types.Att
 	return out, nil
 }
 
-// decryptDBESDK reads an item in the DB-ESDK format.
+// decryptDBESDK reads an item in the DB-ESDK format (classified by read).
 func (e *Encryptor) decryptDBESDK(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	if f := classify(item); f != formatDBESDK {
-		if f == formatLegacy {
-			return nil, e.err("decrypt", "", fmt.Errorf("%w: the item is a %s item, but this table is configured for the %s format", ErrMalformed, f, formatDBESDK))
-		}
-	}
 	out, err := e.dbe.Decrypt(ctx, item)
 	if err != nil {
 		return nil, mapDBESDKError("decrypt", e.cfg.TableName, err)

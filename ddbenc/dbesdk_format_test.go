@@ -87,14 +87,14 @@ func TestDBESDKFormatRefusesOtherFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dbe.DecryptItem(ctx, legItem); !errors.Is(err, ddbenc.ErrMalformed) || !strings.Contains(err.Error(), "legacy") {
-		t.Errorf("DB-ESDK table, legacy item: %v, want ErrMalformed naming the legacy format", err)
+	if _, err := dbe.DecryptItem(ctx, legItem); !errors.Is(err, ddbenc.ErrLegacyItem) || !strings.Contains(err.Error(), "legacy") {
+		t.Errorf("DB-ESDK table, legacy item: %v, want ErrLegacyItem naming the legacy format", err)
 	}
 	if _, err := leg.DecryptItem(ctx, dbeItem); !errors.Is(err, ddbenc.ErrMalformed) || !strings.Contains(err.Error(), "Database Encryption SDK") {
 		t.Errorf("legacy table, DB-ESDK item: %v, want ErrMalformed naming the DB-ESDK format", err)
 	}
-	if _, err := dbe.DecryptItem(ctx, item); !errors.Is(err, ddbenc.ErrMissingAttribute) {
-		t.Errorf("DB-ESDK table, plaintext item: %v, want ErrMissingAttribute", err)
+	if _, err := dbe.DecryptItem(ctx, item); !errors.Is(err, ddbenc.ErrPlaintextItem) {
+		t.Errorf("DB-ESDK table, plaintext item: %v, want ErrPlaintextItem", err)
 	}
 	got, err := dbe.DecryptItem(ctx, dbeItem)
 	if err != nil {

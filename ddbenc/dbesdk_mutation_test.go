@@ -18,6 +18,7 @@ import (
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -52,6 +53,7 @@ var (
 	errSig       = ddbenc.ErrSignature
 	errWrongKey  = ddbenc.ErrWrongKey
 	errMissing   = ddbenc.ErrMissingAttribute
+	errPlaintext = ddbenc.ErrPlaintextItem
 )
 
 // dbeMutationItem has every attribute type encrypted, signed and (v2)
@@ -656,7 +658,13 @@ func TestDBESDKMutationMatrix(t *testing.T) {
 					with("remove header and footer", func(m map[string]types.AttributeValue) {
 						delete(m, "aws_dbe_head")
 						delete(m, "aws_dbe_foot")
-					}, errMissing)
+					}, errPlaintext) // a plaintext item now (§9.2 step 3)
+					with("header and footer replaced by the legacy attributes", func(m map[string]types.AttributeValue) {
+						m[legacy.SignatureAttribute], m[legacy.MaterialDescriptionAttribute] = m["aws_dbe_foot"], m["aws_dbe_head"]
+						delete(m, "aws_dbe_head")
+						delete(m, "aws_dbe_foot")
+					}, ddbenc.ErrLegacyItem)
+					with("legacy signature added", func(m map[string]types.AttributeValue) { m[legacy.SignatureAttribute] = m["aws_dbe_foot"] }, errMalformed)
 					with("unknown attribute added", func(m map[string]types.AttributeValue) { m["added"] = &types.AttributeValueMemberS{Value: "x"} }, errSig)
 					with("copy of an encrypted attribute added", func(m map[string]types.AttributeValue) { m["enc_copy"] = m["enc_s"] }, errSig)
 					with("copy of the header added", func(m map[string]types.AttributeValue) { m["head_copy"] = m["aws_dbe_head"] }, errSig)

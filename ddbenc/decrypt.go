@@ -22,14 +22,15 @@ import (
 // encrypted attributes decrypted, the reserved attributes removed. The
 // signature is verified before anything is decrypted; on any error no part of
 // the plaintext is returned. The input is not modified.
+//
+// A DBESDKFormat table applies its policies: legacy items are verified and
+// decrypted under a LegacyConfig that allows it (ErrLegacyItem otherwise);
+// plaintext items are always refused with ErrPlaintextItem, also under a
+// PlaintextPolicy that allows plaintext reads: DecryptItem returns only
+// verified items. Use ReadItem, which reports the format, to read them.
 func (e *Encryptor) DecryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
-	switch e.cfg.Format {
-	case LegacyFormat:
-		return e.decryptLegacy(ctx, item)
-	case DBESDKFormat:
-		return e.decryptDBESDK(ctx, item)
-	}
-	return nil, e.err("decrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
+	out, _, err := e.read(ctx, item, false)
+	return out, err
 }
 
 // decryptLegacy reads an item in the legacy format.
@@ -40,8 +41,8 @@ func (e *Encryptor) decryptLegacy(ctx context.Context, item map[string]types.Att
 	}
 	sigAV, ok := item[legacy.SignatureAttribute]
 	if !ok {
-		if f := classify(item); f == formatDBESDK {
-			return nil, e.err(op, dbeHeadAttribute, fmt.Errorf("%w: the item is an %s item (it has %s), but this table is configured for the %s format", ErrMalformed, f, dbeHeadAttribute, formatLegacy))
+		if f, _ := classify(item); f == DBESDKItem {
+			return nil, e.err(op, "aws_dbe_head", fmt.Errorf("%w: the item is an %s item (it has aws_dbe_head or aws_dbe_foot), but this table is configured for the %s format", ErrMalformed, f, LegacyItem))
 		}
 		return nil, e.err(op, legacy.SignatureAttribute, ErrMissingAttribute)
 	}

@@ -5,7 +5,8 @@
 // aws_dbe_foot, keys from a [Keyring]; package keyring has raw AES, raw RSA,
 // multi and hierarchical keyrings). Items those clients wrote can be read
 // here, and items written here can be read by them. A table has one format
-// (TableConfig.Format); items of the other format are refused. The Client
+// (TableConfig.Format); items of the other format are refused, except by
+// the migration policies of a DBESDKFormat table (below). The Client
 // and an Encryptor serve either format.
 //
 // A [Client] wraps a *dynamodb.Client with the same method signatures:
@@ -62,6 +63,32 @@
 // UpdateItem carries attribute_exists on the partition key so that it never
 // creates an unsigned item.
 //
+// # Migrations
+//
+// A DBESDKFormat table can read the items of the table it replaces
+// (docs/dbesdk-format.md §10). TableConfig.Legacy, with a required
+// LegacyPolicy, reads (ForbidLegacyEncryptAllowLegacyDecrypt) or also writes
+// (ForceLegacyEncryptAllowLegacyDecrypt) items of the legacy format with a
+// legacy encryptor of the same logical table name and keys.
+// TableConfig.PlaintextPolicy reads (ForbidPlaintextWriteAllowPlaintextRead)
+// or also writes (ForcePlaintextWriteAllowPlaintextRead) plaintext items;
+// its zero value refuses them. The defaults refuse both kinds
+// ([ErrLegacyItem], [ErrPlaintextItem]). One classifier tells the kinds
+// apart: any legacy attribute makes a legacy item, aws_dbe_head or
+// aws_dbe_foot a DB-ESDK item, both families a malformed one, neither a
+// plaintext one. Unlike AWS, a legacy configuration and a plaintext-read
+// policy may be combined; both Force policies may not.
+//
+// A plaintext item is never returned as if verified: [Encryptor.DecryptItem]
+// refuses it; [Encryptor.ReadItem] returns it with [PlaintextItem]; the
+// Client records the [ItemFormat] of every returned item in the output's
+// ResultMetadata ([ItemFormats], [BatchItemFormats]). A nil record means
+// "not verified" too. Items carried by errors cannot be marked, so plaintext
+// ones are removed from them. With a legacy configuration the Client's
+// request checks use the stricter of each attribute's DB-ESDK and legacy
+// actions; under ForcePlaintextWriteAllowPlaintextRead they stay those of
+// the DB-ESDK configuration.
+//
 // # Orderings
 //
 // The two legacy clients sort some strings and binary sets differently
@@ -77,7 +104,8 @@
 // Every error about an item is an *[Error] naming the operation, table and
 // attribute and wrapping a sentinel ([ErrSignature], [ErrDecryption],
 // [ErrMissingAttribute], [ErrWrongKey], [ErrKeyUnavailable],
-// [ErrInvalidConfig], [ErrInvalidItem], [ErrMalformed]); KMS errors keep the
+// [ErrInvalidConfig], [ErrInvalidItem], [ErrMalformed], [ErrLegacyItem],
+// [ErrPlaintextItem]); KMS errors keep the
 // SDK error reachable with errors.As. Errors never contain attribute values, plaintext or key
 // material. Context cancellation and deadlines are returned unchanged.
 package ddbenc

@@ -63,6 +63,17 @@ type TableConfig struct {
 	// item; empty means TableName. Set it to read items copied from another
 	// table, or to keep one name across table renames and replicas.
 	LogicalTableName string
+	// Legacy (DBESDKFormat) reads, and under
+	// ForceLegacyEncryptAllowLegacyDecrypt writes, items of the legacy
+	// format: the migration of a legacy table (docs/dbesdk-format.md §10.2).
+	// Nil refuses legacy items (ErrLegacyItem).
+	Legacy *LegacyConfig
+	// PlaintextPolicy (DBESDKFormat) says whether plaintext items are
+	// written and read: the migration of a plaintext table
+	// (docs/dbesdk-format.md §10.3). The zero value refuses both. Plaintext
+	// items are returned only by Encryptor.ReadItem and the Client, marked
+	// PlaintextItem (ItemFormats); DecryptItem refuses them.
+	PlaintextPolicy PlaintextPolicy
 
 	// Ordering is the ordering profile used to write (docs/legacy-format.md
 	// §8.1). The default, JavaOrdering, is what the Java client writes and
@@ -97,13 +108,16 @@ type TableConfig struct {
 // the AWS Database Encryption SDK's (DBESDKFormat, keys from a Keyring). It
 // refuses items of the other format. It is safe for concurrent use.
 type Encryptor struct {
-	cfg         TableConfig
-	dbe         *dbesdk.Table // DBESDKFormat only
-	acts        actions.Map
-	signedTable string
-	allNothing  bool
-	keys        []string         // primary key names
-	indexes     map[string]Index // by name
+	cfg          TableConfig
+	dbe          *dbesdk.Table // DBESDKFormat only
+	legacyEnc    *Encryptor    // DBESDKFormat with a LegacyConfig: its legacy items
+	legacyPolicy LegacyPolicy
+	plainPolicy  PlaintextPolicy
+	acts         actions.Map
+	signedTable  string
+	allNothing   bool
+	keys         []string         // primary key names
+	indexes      map[string]Index // by name
 }
 
 // NewEncryptor validates cfg and returns an Encryptor. It does no I/O.
@@ -168,10 +182,16 @@ func (e *Encryptor) TableName() string { return e.cfg.TableName }
 // prefix) is DoNothing, and an attribute the table cannot write (an aws_dbe_
 // name, or one outside the configuration when there is no SignOnly or
 // EncryptAndSign default) has no action: the zero Action, which is not
-// Valid.
+// Valid. With a LegacyConfig the action is the stricter of the DB-ESDK and
+// the legacy one (encrypted in either: EncryptAndSign; signed in either:
+// signed), as the items of both formats must be protected.
 func (e *Encryptor) Action(name string) actions.Action {
 	if e.dbe != nil {
-		return e.dbesdkAction(name)
+		a := e.dbesdkAction(name)
+		if e.legacyEnc == nil || !a.Valid() {
+			return a
+		}
+		return stricter(a, e.legacyEnc.acts.Get(name))
 	}
 	return e.acts.Get(name)
 }
@@ -202,12 +222,17 @@ func (e *Encryptor) treat(name string) legacy.Treatment {
 // canonicalize them, and key values are bound into KMS encryption contexts
 // literally). The input is not modified. When every action is DoNothing the
 // item is returned unchanged (as a new map) without reserved attributes.
+//
+// A DBESDKFormat table writes in the legacy format under
+// ForceLegacyEncryptAllowLegacyDecrypt, and returns the item unchanged under
+// ForcePlaintextWriteAllowPlaintextRead, after the key attributes, reserved
+// names and actions were checked as for a DB-ESDK item.
 func (e *Encryptor) EncryptItem(ctx context.Context, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	switch e.cfg.Format {
 	case LegacyFormat:
 		return e.encryptLegacy(ctx, item)
 	case DBESDKFormat:
-		return e.encryptDBESDK(ctx, item)
+		return e.encryptMigrating(ctx, item)
 	}
 	return nil, e.err("encrypt", "", fmt.Errorf("%w: unknown item format %s", ErrInvalidConfig, e.cfg.Format))
 }

@@ -33,6 +33,14 @@ var (
 	// ErrMalformed: the stored item's metadata cannot be parsed (material
 	// description, signature attribute type, algorithm names).
 	ErrMalformed = errors.New("ddbenc: malformed encrypted item")
+	// ErrLegacyItem: a DBESDKFormat table read an item in the legacy format
+	// without a TableConfig.Legacy that allows such reads.
+	ErrLegacyItem = errors.New("ddbenc: legacy item refused")
+	// ErrPlaintextItem: a DBESDKFormat table read an item that is not
+	// encrypted, and its PlaintextPolicy refuses plaintext reads, or the
+	// caller asked for verified items only (DecryptItem; Encryptor.ReadItem
+	// and the Client return plaintext items marked as such).
+	ErrPlaintextItem = errors.New("ddbenc: plaintext item refused")
 )
 
 // Error is the one error type of this package. It names the operation, the

@@ -140,7 +140,7 @@ func (t *table) refs(op, kind string, expr *string, names map[string]string, leg
 	}
 	attrs = append(attrs, legacy...)
 	for _, a := range attrs {
-		if t.enc.cfg.Format.reserved(a) {
+		if t.enc.reservedName(a) {
 			return nil, unsupported(op, t.enc.TableName(), a, "%s refers to an attribute the encryptor writes", kind)
 		}
 	}
@@ -296,7 +296,7 @@ func (t *table) stripProjection(op string, proj **string, attrsToGet *[]string, 
 		return nil, false, unsupported(op, t.enc.TableName(), "", "%v", err)
 	}
 	for _, a := range p {
-		if t.enc.cfg.Format.reserved(a) {
+		if t.enc.reservedName(a) {
 			return nil, false, unsupported(op, t.enc.TableName(), a, "projection refers to an attribute the encryptor writes")
 		}
 	}

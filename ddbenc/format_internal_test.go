@@ -14,21 +14,30 @@ import (
 func TestClassify(t *testing.T) {
 	b := &types.AttributeValueMemberB{Value: []byte{1}}
 	s := &types.AttributeValueMemberS{Value: "v"}
+	const bad ItemFormat = 255 // refused
 	for name, c := range map[string]struct {
 		item map[string]types.AttributeValue
-		want itemFormat
+		want ItemFormat
 	}{
-		"nil":       {nil, formatPlaintext},
-		"plaintext": {map[string]types.AttributeValue{"pk": s}, formatPlaintext},
-		"only a description": {map[string]types.AttributeValue{"pk": s, legacy.MaterialDescriptionAttribute: b},
-			formatPlaintext},
-		"legacy":         {map[string]types.AttributeValue{"pk": s, legacy.SignatureAttribute: b, legacy.MaterialDescriptionAttribute: b}, formatLegacy},
-		"legacy no desc": {map[string]types.AttributeValue{"pk": s, legacy.SignatureAttribute: b}, formatLegacy},
-		"db-esdk":        {map[string]types.AttributeValue{"pk": s, "aws_dbe_head": b, "aws_dbe_foot": b}, formatDBESDK},
-		"both":           {map[string]types.AttributeValue{"pk": s, "aws_dbe_head": b, legacy.SignatureAttribute: b}, formatLegacy},
+		"nil":                 {nil, PlaintextItem},
+		"plaintext":           {map[string]types.AttributeValue{"pk": s}, PlaintextItem},
+		"plaintext lookalike": {map[string]types.AttributeValue{"pk": s, "aws_dbe": b, "amzn-ddb-map-sig": b, "*amzn-ddb-map-sig": b}, PlaintextItem},
+		"only a description":  {map[string]types.AttributeValue{"pk": s, legacy.MaterialDescriptionAttribute: b}, LegacyItem},
+		"only a signature":    {map[string]types.AttributeValue{"pk": s, legacy.SignatureAttribute: b}, LegacyItem},
+		"legacy":              {map[string]types.AttributeValue{"pk": s, legacy.SignatureAttribute: b, legacy.MaterialDescriptionAttribute: b}, LegacyItem},
+		"db-esdk":             {map[string]types.AttributeValue{"pk": s, "aws_dbe_head": b, "aws_dbe_foot": b}, DBESDKItem},
+		"only aws_dbe_head":   {map[string]types.AttributeValue{"pk": s, "aws_dbe_head": b}, DBESDKItem},
+		"only aws_dbe_foot":   {map[string]types.AttributeValue{"pk": s, "aws_dbe_foot": b}, DBESDKItem},
+		"other aws_dbe_ name": {map[string]types.AttributeValue{"pk": s, "aws_dbe_other": b}, PlaintextItem},
+		"both":                {map[string]types.AttributeValue{"pk": s, "aws_dbe_head": b, legacy.SignatureAttribute: b}, bad},
+		"both (desc, foot)":   {map[string]types.AttributeValue{"pk": s, "aws_dbe_foot": b, legacy.MaterialDescriptionAttribute: b}, bad},
 	} {
-		if got := classify(c.item); got != c.want {
-			t.Errorf("%s: classify = %v, want %v", name, got, c.want)
+		got, err := classify(c.item)
+		switch {
+		case c.want == bad && !errors.Is(err, ErrMalformed):
+			t.Errorf("%s: classify = %v, %v; want ErrMalformed", name, got, err)
+		case c.want != bad && (err != nil || got != c.want):
+			t.Errorf("%s: classify = %v, %v; want %v", name, got, err, c.want)
 		}
 	}
 }

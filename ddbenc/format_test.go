@@ -28,8 +28,13 @@ func TestDecryptDBESDKItem(t *testing.T) {
 		!strings.Contains(err.Error(), "Database Encryption SDK") || !strings.Contains(err.Error(), "configured for the legacy") {
 		t.Errorf("DecryptItem(DB-ESDK item) = %v, want ErrMalformed naming the DB-ESDK format", err)
 	}
-	// A plain item is still a missing signature.
+	// A plain item is still a missing signature; with only one of the two
+	// DB-ESDK attributes it is a DB-ESDK item.
 	delete(item, "aws_dbe_head")
+	if _, err := e.DecryptItem(context.Background(), item); !errors.Is(err, ddbenc.ErrMalformed) {
+		t.Errorf("DecryptItem(item with aws_dbe_foot) = %v, want ErrMalformed", err)
+	}
+	delete(item, "aws_dbe_foot")
 	if _, err := e.DecryptItem(context.Background(), item); !errors.Is(err, ddbenc.ErrMissingAttribute) {
 		t.Errorf("DecryptItem(plain item) = %v, want ErrMissingAttribute", err)
 	}

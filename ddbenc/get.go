@@ -15,7 +15,11 @@ func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns 
 		return nil, err
 	}
 	if t == nil { // pass-through table
-		return c.api.GetItem(ctx, in, optFns...)
+		out, err := c.api.GetItem(ctx, in, optFns...)
+		if err == nil && out != nil {
+			setFormats(&out.ResultMetadata, returnedFormats(out.Item, PlaintextItem))
+		}
+		return out, err
 	}
 	if err := t.checkKey(op, "Key", in.Key); err != nil {
 		return nil, err
@@ -30,10 +34,12 @@ func (c *Client) GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns 
 		return nil, err
 	}
 	res := *out
-	item, err := t.decryptOne(ctx, op, out.Item)
+	item, f, err := t.decryptOne(ctx, op, out.Item)
 	if err != nil {
 		return nil, err
 	}
 	res.Item = p.apply(item, projected)
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, returnedFormats(out.Item, f))
 	return &res, nil
 }

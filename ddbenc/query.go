@@ -18,11 +18,15 @@ func (c *Client) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...f
 		return nil, err
 	}
 	if t == nil { // pass-through table
-		return c.api.Query(ctx, in, optFns...)
+		out, err := c.api.Query(ctx, in, optFns...)
+		if err == nil && out != nil {
+			setFormats(&out.ResultMetadata, plaintextFormats(len(out.Items)))
+		}
+		return out, err
 	}
 	req := *in
 	var out *dynamodb.QueryOutput
-	items, err := t.read(ctx, op, readRequest{
+	items, formats, err := t.read(ctx, op, readRequest{
 		index:    req.IndexName,
 		startKey: req.ExclusiveStartKey,
 		conditions: []condition{
@@ -44,6 +48,8 @@ func (c *Client) Query(ctx context.Context, in *dynamodb.QueryInput, optFns ...f
 	}
 	res := *out
 	res.Items = items
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, formats)
 	return &res, nil
 }
 
@@ -55,11 +61,15 @@ func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...fun
 		return nil, err
 	}
 	if t == nil { // pass-through table
-		return c.api.Scan(ctx, in, optFns...)
+		out, err := c.api.Scan(ctx, in, optFns...)
+		if err == nil && out != nil {
+			setFormats(&out.ResultMetadata, plaintextFormats(len(out.Items)))
+		}
+		return out, err
 	}
 	req := *in
 	var out *dynamodb.ScanOutput
-	items, err := t.read(ctx, op, readRequest{
+	items, formats, err := t.read(ctx, op, readRequest{
 		index:    req.IndexName,
 		startKey: req.ExclusiveStartKey,
 		conditions: []condition{
@@ -80,6 +90,8 @@ func (c *Client) Scan(ctx context.Context, in *dynamodb.ScanInput, optFns ...fun
 	}
 	res := *out
 	res.Items = items
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, formats)
 	return &res, nil
 }
 
@@ -108,33 +120,33 @@ type readRequest struct {
 // must come back for verification), dropping the placeholders only the
 // projection used and resetting Select SPECIFIC_ATTRIBUTES to the default;
 // calls send; and returns the items send returns verified, decrypted and
-// projected. Nothing is sent when a check fails; an error of send is
-// returned unchanged.
-func (t *table) read(ctx context.Context, op string, r readRequest, send func() ([]map[string]types.AttributeValue, error)) ([]map[string]types.AttributeValue, error) {
+// projected, with the format of each. Nothing is sent when a check fails; an
+// error of send is returned unchanged.
+func (t *table) read(ctx context.Context, op string, r readRequest, send func() ([]map[string]types.AttributeValue, error)) ([]map[string]types.AttributeValue, []ItemFormat, error) {
 	ix, err := t.checkIndex(op, r.index)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := t.checkStartKey(op, r.startKey, ix); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	exprs := make([]*string, 0, len(r.conditions))
 	for _, cond := range r.conditions {
 		if err := t.checkCondition(op, cond.kind, cond.expr, *r.names, cond.legacy...); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		exprs = append(exprs, cond.expr)
 	}
 	p, projected, err := t.stripProjection(op, r.projection, r.attributesToGet, r.names, exprs...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if projected && *r.sel == types.SelectSpecificAttributes {
 		*r.sel = ""
 	}
 	items, err := send()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	return t.decryptAll(ctx, op, items, p, projected)
 }

@@ -13,7 +13,7 @@ import (
 // as the single-item calls do; each entry must set exactly one of Put,
 // Update, Delete and ConditionCheck. Items in the CancellationReasons of a
 // TransactionCanceledException come back decrypted (or removed if they fail
-// verification).
+// verification or are plaintext: an error cannot mark them).
 func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
 	const op = "TransactWriteItems"
 	req := *in
@@ -35,7 +35,7 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 				if r.Item == nil || i >= len(tables) || tables[i] == nil {
 					continue
 				}
-				d, derr := tables[i].decryptOne(ctx, op, r.Item)
+				d, derr := tables[i].decryptVerified(ctx, op, r.Item)
 				r.Item = d
 				if derr != nil {
 					failures = append(failures, derr)
@@ -127,7 +127,8 @@ func (c *Client) transactWriteItem(ctx context.Context, op string, i int, ti typ
 	}
 }
 
-// TransactGetItems gets items transactionally and verifies and decrypts them.
+// TransactGetItems gets items transactionally and verifies and decrypts
+// them; ItemFormats tells the format each was read as.
 func (c *Client) TransactGetItems(ctx context.Context, in *dynamodb.TransactGetItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactGetItemsOutput, error) {
 	const op = "TransactGetItems"
 	req := *in
@@ -164,15 +165,19 @@ func (c *Client) TransactGetItems(ctx context.Context, in *dynamodb.TransactGetI
 	}
 	res := *out
 	res.Responses = make([]types.ItemResponse, len(out.Responses))
+	formats := make([]ItemFormat, len(out.Responses)) // PlaintextItem for pass-through tables
 	for i, r := range out.Responses {
 		res.Responses[i] = r
 		if i < len(tables) && tables[i] != nil {
-			item, err := tables[i].decryptOne(ctx, op, r.Item)
+			item, f, err := tables[i].decryptOne(ctx, op, r.Item)
 			if err != nil {
 				return nil, err
 			}
 			res.Responses[i].Item = projs[i].apply(item, projected[i])
+			formats[i] = f
 		}
 	}
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, formats)
 	return &res, nil
 }

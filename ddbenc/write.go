@@ -32,9 +32,12 @@ func (c *Client) PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns 
 		return nil, t.decryptConditionFailure(ctx, err)
 	}
 	res := *out
-	if res.Attributes, err = t.decryptOne(ctx, op+" (returned attributes; the put succeeded)", out.Attributes); err != nil {
+	var f ItemFormat
+	if res.Attributes, f, err = t.decryptOne(ctx, op+" (returned attributes; the put succeeded)", out.Attributes); err != nil {
 		return nil, err
 	}
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, returnedFormats(out.Attributes, f))
 	return &res, nil
 }
 
@@ -60,9 +63,12 @@ func (c *Client) DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, o
 		return nil, t.decryptConditionFailure(ctx, err)
 	}
 	res := *out
-	if res.Attributes, err = t.decryptOne(ctx, op+" (returned attributes; the delete succeeded)", out.Attributes); err != nil {
+	var f ItemFormat
+	if res.Attributes, f, err = t.decryptOne(ctx, op+" (returned attributes; the delete succeeded)", out.Attributes); err != nil {
 		return nil, err
 	}
+	res.ResultMetadata = out.ResultMetadata.Clone()
+	setFormats(&res.ResultMetadata, returnedFormats(out.Attributes, f))
 	return &res, nil
 }
 
@@ -102,9 +108,12 @@ func (c *Client) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, o
 	}
 	res := *out
 	if in.ReturnValues == types.ReturnValueAllOld || in.ReturnValues == types.ReturnValueAllNew {
-		if res.Attributes, err = t.decryptOne(ctx, op+" (returned attributes; the update succeeded)", out.Attributes); err != nil {
+		var f ItemFormat
+		if res.Attributes, f, err = t.decryptOne(ctx, op+" (returned attributes; the update succeeded)", out.Attributes); err != nil {
 			return nil, err
 		}
+		res.ResultMetadata = out.ResultMetadata.Clone()
+		setFormats(&res.ResultMetadata, returnedFormats(out.Attributes, f))
 	}
 	return &res, nil
 }
