@@ -63,9 +63,20 @@ func (r region) tableConfig(m mode, table, keyARN string) (ddbenc.TableConfig, e
 		if err != nil {
 			return ddbenc.TableConfig{}, err
 		}
+		// The table was migrated from the legacy format: items written
+		// before the migration are still read (verified with the legacy
+		// provider, this Region's DirectKMS), new items are written in the
+		// new format only.
+		legacy, err := r.legacyProvider(mode{}, keyARN)
+		if err != nil {
+			return ddbenc.TableConfig{}, err
+		}
 		return ddbenc.TableConfig{
 			TableName: table, PartitionKey: "employeeId", Format: ddbenc.DBESDKFormat,
 			Actions: employeeActions, AllowedUnsignedAttributes: []string{"team"}, Keyring: kr,
+			Legacy: &ddbenc.LegacyConfig{
+				Policy: ddbenc.ForbidLegacyEncryptAllowLegacyDecrypt, Provider: legacy, Actions: employeeActions,
+			},
 		}, nil
 	}
 	p, err := r.legacyProvider(m, keyARN)

@@ -148,6 +148,11 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 	s := &stories{mode: m, table: table, timeout: timeout, env: env}
 
 	id := fmt.Sprintf("emp-%d", time.Now().UnixNano())
+	if m.format == ddbenc.DBESDKFormat {
+		if err := s.beforeMigration(ctx, id+"-legacy", east, west); err != nil {
+			return err
+		}
+	}
 	if err := s.story(ctx, id+"-a", east, west); err != nil {
 		return err
 	}

@@ -209,3 +209,50 @@ func (s *stories) printTotals() {
 		fmt.Printf("  %-32s %d\n", k, counts[k])
 	}
 }
+
+// beforeMigration writes an item in the legacy format in from, as the
+// service did before the table moved to the DB-ESDK format, and reads it in
+// to with the new configuration, whose legacy policy allows legacy reads.
+func (s *stories) beforeMigration(ctx context.Context, id string, from, to region) error {
+	fmt.Printf("\n== Before the migration: a legacy-format item written in %s, read in %s by the new configuration\n", from.name, to.name)
+	old, err := from.encryptingClient(mode{}, s.table, from.keyARN)
+	if err != nil {
+		return err
+	}
+	record := map[string]types.AttributeValue{
+		"employeeId": &types.AttributeValueMemberS{Value: id},
+		"name":       &types.AttributeValueMemberS{Value: "Charles Babbage"},
+		"email":      &types.AttributeValueMemberS{Value: "charles@example.com"},
+		"team":       &types.AttributeValueMemberS{Value: "difference-engines"},
+	}
+	if _, err := old.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: record}); err != nil {
+		return err
+	}
+	stored, err := localenv.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s legacy writer put %s; stored attributes in %s: %q\n", from.name, id, to.name, slices.Sorted(maps.Keys(stored)))
+	reader, err := to.encryptingClient(s.mode, s.table, to.keyARN)
+	if err != nil {
+		return err
+	}
+	mark := s.mark()
+	out, err := reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: key(id)})
+	if err != nil {
+		return fmt.Errorf("%s reader of the legacy item: %w", to.name, err)
+	}
+	formats := ddbenc.ItemFormats(out.ResultMetadata)
+	if len(formats) != 1 || formats[0] != ddbenc.LegacyItem {
+		return fmt.Errorf("the legacy item was read as %v, want [%v]", formats, ddbenc.LegacyItem)
+	}
+	for _, name := range slices.Sorted(maps.Keys(record)) {
+		got, _ := out.Item[name].(*types.AttributeValueMemberS)
+		if got == nil || got.Value != record[name].(*types.AttributeValueMemberS).Value {
+			return fmt.Errorf("legacy item %s: read back %v", name, out.Item[name])
+		}
+	}
+	fmt.Printf("%s reader (new configuration, legacy policy %s) read it as a %s item: name %q, email %q\n",
+		to.name, ddbenc.ForbidLegacyEncryptAllowLegacyDecrypt, formats[0], out.Item["name"].(*types.AttributeValueMemberS).Value, out.Item["email"].(*types.AttributeValueMemberS).Value)
+	return s.kmsCalls(mark, to.name, "reader")
+}
