@@ -29,11 +29,12 @@ var (
 	legacyOnlyFlags = []string{
 		"provider", "encryption-key", "signing-key", "verification-key", "wrapping-key", "unwrapping-key",
 		"ordering", "allow-python-rounded-numbers", "legacy-unsigned-keys", "kms-mode",
-		"metastore-table", "material-name", "dynamodb-endpoint",
+		"metastore-table", "material-name",
 	}
 	dbesdkOnlyFlags = []string{
 		"keyring", "key", "key-name", "key-namespace", "rsa-padding", "suite",
 		"allowed-unsigned", "allowed-unsigned-prefix",
+		"key-store-table", "branch-key-id", "key-store-kms-mode", "key-store-logical-name", "cache-ttl",
 	}
 )
 
@@ -105,15 +106,20 @@ func (c *cliConfig) dbesdkEncryptor(acts actions.Map) (*ddbenc.Encryptor, error)
 
 // keyring builds the --keyring keyring.
 func (c *cliConfig) keyring() (ddbenc.Keyring, error) {
+	if err := c.checkKeyringFlags(); err != nil {
+		return nil, err
+	}
 	switch c.keyringKind {
 	case "raw-aes", "raw-rsa":
 		return c.rawKeyring()
 	case "kms", "kms-mrk", "kms-mrk-discovery":
 		return c.kmsKeyring()
+	case "hierarchy":
+		return c.hierarchyKeyring()
 	case "":
-		return nil, errors.New("--format dbesdk needs --keyring raw-aes, raw-rsa, kms, kms-mrk or kms-mrk-discovery")
+		return nil, errors.New("--format dbesdk needs --keyring raw-aes, raw-rsa, kms, kms-mrk, kms-mrk-discovery or hierarchy")
 	}
-	return nil, errors.New("--keyring must be raw-aes, raw-rsa, kms, kms-mrk or kms-mrk-discovery")
+	return nil, errors.New("--keyring must be raw-aes, raw-rsa, kms, kms-mrk, kms-mrk-discovery or hierarchy")
 }
 
 // rawKeyring is a raw AES or raw RSA keyring on the --key entry of the

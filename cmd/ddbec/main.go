@@ -3,6 +3,7 @@
 // in the AWS Database Encryption SDK format.
 //
 //	ddbec encrypt|decrypt|inspect [flags] < item.json
+//	ddbec keystore create-table|create-key|version-key|describe [flags]
 //
 // Items are read from stdin in DynamoDB JSON: one item, bare or in the
 // {"Item": {...}} envelope `aws dynamodb get-item` prints; with --jsonl a
@@ -10,7 +11,8 @@
 // {"Items": [...], "Count": N, ...} output of `aws dynamodb query` and
 // `scan` counts as one item per element. Results are written to stdout as
 // bare items, one per line. Exit status: 0 on success, 1 when verification
-// or decryption fails, 2 on usage or input errors. On any failure nothing is
+// or decryption fails or a key cannot be had (KMS, the key store), 2 on usage
+// or input errors. On any failure nothing is
 // written to stdout. Errors name the input line, the table and the top-level
 // attribute, never values or keys inside an attribute's value.
 package main
@@ -25,6 +27,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -66,11 +69,17 @@ AWS Database Encryption SDK format (aws_dbe_head/aws_dbe_foot items):
                 [--suite 0x6700|0x6701] [--allowed-unsigned a,b] [--allowed-unsigned-prefix P]
   ddbec encrypt|decrypt --format dbesdk ... --keyring raw-rsa --rsa-padding pkcs1|oaep-sha1|oaep-sha256|oaep-sha384|oaep-sha512 (same key flags)
   ddbec encrypt|decrypt --format dbesdk ... --keyring kms|kms-mrk|kms-mrk-discovery --kms-key-arn ARN [--kms-endpoint URL] [--region R] [--kms-discovery-accounts A,B]
+  ddbec encrypt|decrypt --format dbesdk ... --keyring hierarchy --key-store-table T --branch-key-id ID --kms-key-arn ARN
+                [--key-store-kms-mode strict|mrk|discovery|mrk-discovery] [--key-store-logical-name N] [--cache-ttl 5m]
+                [--dynamodb-endpoint URL] [--kms-endpoint URL] [--region R]
   ddbec inspect --format dbesdk [--allowed-unsigned a,b] [--allowed-unsigned-prefix P]
   (keys.json is an MPL key manifest as in testdata/vectors/dbesdk; actions may use sign_and_include_in_encryption_context,
   and {"default":"do_nothing",...} means no default action)
 
-Exit status: 0 success, 1 verification or decryption failed, 2 usage or input error.
+Branch key store (the hierarchical keyring's, in the AWS layout; "ddbec keystore -h" for its flags):
+  ddbec keystore create-table|create-key|version-key|describe --key-store-table T ...
+
+Exit status: 0 success, 1 verification or decryption failed or a key unavailable, 2 usage or input error.
 
 Flags:
 `
@@ -97,9 +106,17 @@ type cliConfig struct {
 	format, keyringKind, key, keyName, keyNamespace string
 	rsaPadding, suite                               string
 	allowedUnsigned, allowedUnsignedPrefix          string
+	// --keyring hierarchy (keystore.go)
+	keyStoreTable, branchKeyID, keyStoreKMSMode, keyStoreLogicalName string
+	cacheTTL                                                         time.Duration
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keystore" {
+		return runKeyStore(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "encrypt" && args[0] != "decrypt" && args[0] != "inspect") {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
 			fmt.Fprint(stdout, usage)
@@ -121,7 +138,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.providerKind, "provider", "static", "materials provider: static, wrapped, kms or most-recent")
 	fs.StringVar(&c.metaTable, "metastore-table", "", "most-recent: the MetaStore table (its items protected by --kms-key-arn)")
 	fs.StringVar(&c.materialName, "material-name", "", "most-recent: the material name")
-	fs.StringVar(&c.ddbEndpoint, "dynamodb-endpoint", "", "most-recent: DynamoDB endpoint URL for the MetaStore (e.g. DynamoDB Local; default AWS)")
+	fs.StringVar(&c.ddbEndpoint, "dynamodb-endpoint", "", "most-recent and dbesdk hierarchy: DynamoDB endpoint URL for the MetaStore or key store (e.g. DynamoDB Local; default AWS)")
 	fs.StringVar(&c.encryptionKey, "encryption-key", "", "static: AES content key name")
 	fs.StringVar(&c.signingKey, "signing-key", "", "HMAC key or RSA private key name")
 	fs.StringVar(&c.verificationKey, "verification-key", "", "HMAC key or RSA public key name (default: the signing key)")
@@ -132,7 +149,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.region, "region", "", "kms: Region for the AWS configuration (calls always go to the key ARN's Region)")
 	fs.StringVar(&c.kmsMode, "kms-mode", "strict", "kms decrypt: strict, discovery or unchecked-legacy")
 	fs.StringVar(&c.kmsAccounts, "kms-discovery-accounts", "", "kms discovery: comma-separated account ids whose keys are accepted")
-	fs.StringVar(&c.keyringKind, "keyring", "", "dbesdk: raw-aes, raw-rsa, kms, kms-mrk or kms-mrk-discovery")
+	fs.StringVar(&c.keyringKind, "keyring", "", "dbesdk: raw-aes, raw-rsa, kms, kms-mrk, kms-mrk-discovery or hierarchy")
 	fs.StringVar(&c.key, "key", "", "dbesdk raw keyrings: the --keys entry to use (an RSA private-key entry also encrypts)")
 	fs.StringVar(&c.keyName, "key-name", "", "dbesdk raw keyrings: key name (default: the entry's key-id)")
 	fs.StringVar(&c.keyNamespace, "key-namespace", "", "dbesdk raw keyrings: key namespace (the EDK provider id)")
@@ -140,6 +157,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.suite, "suite", "", "dbesdk encrypt: algorithm suite 0x6700 (HMAC only) or 0x6701 (plus ECDSA P-384, the default)")
 	fs.StringVar(&c.allowedUnsigned, "allowed-unsigned", "", "dbesdk: comma-separated attributes that are never signed (do_nothing)")
 	fs.StringVar(&c.allowedUnsignedPrefix, "allowed-unsigned-prefix", "", "dbesdk: attributes starting with this prefix are never signed (do_nothing)")
+	fs.StringVar(&c.keyStoreTable, "key-store-table", "", "dbesdk hierarchy: the branch key store's DynamoDB table")
+	fs.StringVar(&c.branchKeyID, "branch-key-id", "", "dbesdk hierarchy: the branch key id")
+	fs.StringVar(&c.keyStoreKMSMode, "key-store-kms-mode", "", "dbesdk hierarchy: strict, mrk, discovery or mrk-discovery (default mrk for a multi-Region --kms-key-arn, else strict)")
+	fs.StringVar(&c.keyStoreLogicalName, "key-store-logical-name", "", "dbesdk hierarchy: the key store's logical name (default: --key-store-table)")
+	fs.DurationVar(&c.cacheTTL, "cache-ttl", 5*time.Minute, "dbesdk hierarchy: how long a branch key read from the key store is used")
 	fs.StringVar(&c.ordering, "ordering", "java", "ordering profile for writing: java or python")
 	fs.BoolVar(&c.jsonl, "jsonl", false, "a stream of items (one per line, or over several lines) and query/scan output ({\"Items\": [...]}); one output line per item")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
@@ -154,6 +176,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ddbec: unexpected arguments: %q\n", fs.Args())
 		return exitUsage
 	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	if err := c.checkFormatFlags(fs); err != nil {
 		fmt.Fprintf(stderr, "ddbec %s: %v\n", c.cmd, err)
 		return exitUsage
@@ -212,7 +236,17 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 				res, err = enc.DecryptItem(ctx, item)
 			}
 			if err != nil {
-				if c.cmd == "encrypt" || errors.Is(err, ddbenc.ErrInvalidConfig) {
+				// On encrypt, only a key that could not be had (KMS,
+				// the key store: ErrKeyUnavailable, or ErrWrongKey for a
+				// key that is not there) is a runtime failure (exit 1);
+				// anything else is the input's or the flags' fault.
+				if c.cmd == "encrypt" {
+					if errors.Is(err, ddbenc.ErrKeyUnavailable) || errors.Is(err, ddbenc.ErrWrongKey) {
+						return nil, err
+					}
+					return nil, usageError{err}
+				}
+				if errors.Is(err, ddbenc.ErrInvalidConfig) {
 					return nil, usageError{err}
 				}
 				return nil, err
