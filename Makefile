@@ -32,7 +32,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|MostRecentCached)$$' -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem)Parallel$$' -cpu 1,2 -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^BenchmarkMostRecentCachedParallel$$' -cpu 1,2 -count $(BENCHCOUNT) ./provider
-	$(GO) test -run '^$$' -bench '^BenchmarkDBESDK(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt)$$' -count $(BENCHCOUNT) ./ddbenc
+	$(GO) test -run '^$$' -bench '^BenchmarkDBESDK(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|HierarchicalEncryptItem|HierarchicalDecryptItem)$$' -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^BenchmarkEndToEnd$$' -benchtime 1000x -count $(BENCHCOUNT) ./integration
 
 ## fuzz: run each fuzz target for FUZZTIME.
