@@ -2,10 +2,14 @@ GO       ?= go
 FUZZTIME ?= 30s
 KEYS     := testdata/vectors/legacy/encrypted_item/keys.json
 
-.PHONY: test demo demo-cli bench fuzz fmt-check build
+.PHONY: test demo demo-cli bench fuzz fmt-check build setup
+
+## setup: install Java and npm for DynamoDB Local when missing (scripts/setup.sh says what it does).
+setup:
+	@./scripts/setup.sh
 
 ## test: gofmt check, go vet, and every test with the race detector.
-test: fmt-check
+test: setup fmt-check
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run 'MutationMatrix' ./ddbenc
@@ -18,7 +22,7 @@ build:
 	$(GO) build -o bin/fakekms ./cmd/fakekms
 
 ## demo: the global-table story (examples/globaltable) with DynamoDB Local and the fake KMS.
-demo:
+demo: setup
 	$(GO) run ./examples/globaltable
 
 ## demo-cli: the same MRK story through the ddbec CLI and the fakekms binary, then inspect.

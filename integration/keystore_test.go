@@ -223,11 +223,13 @@ func TestKeyStoreConcurrentFirstUse(t *testing.T) {
 	errs := make(chan error, g)
 	start := make(chan struct{})
 	for i := range g {
-		wg.Go(func() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			<-start
 			_, err := reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("c", i)})
 			errs <- err
-		})
+		}()
 	}
 	close(start)
 	wg.Wait()

@@ -9,6 +9,10 @@
 //
 //	[{"region": "us-east-1", "multi_region": true, "replicas": ["us-west-2"]}]
 //
+// and -mrk us-east-1,us-west-2 preloads one multi-Region key (primary in the
+// first Region, replicas in the others) without a file; its ARNs are printed
+// first.
+//
 // Point an SDK client at it with BaseEndpoint (any static credentials).
 package main
 
@@ -23,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -52,10 +57,20 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	seed := fs.String("seed", "", "seed for deterministic key ids and material (empty: random)")
 	delay := fs.Duration("replica-delay", 0, "how long new replicas stay Creating")
 	keysFile := fs.String("keys", "", "JSON file of keys to create at start")
+	mrk := fs.String("mrk", "", "preload one multi-Region key: PRIMARY-REGION[,REPLICA-REGION...]")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	var specs []KeySpec
+	if *mrk != "" {
+		regions := strings.Split(*mrk, ",")
+		for _, r := range regions {
+			if r == "" {
+				return fmt.Errorf("-mrk %q: an empty Region", *mrk)
+			}
+		}
+		specs = append(specs, KeySpec{Region: regions[0], MultiRegion: true, Replicas: regions[1:]})
+	}
 	if *keysFile != "" {
 		data, err := os.ReadFile(*keysFile)
 		if err != nil {

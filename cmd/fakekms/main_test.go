@@ -51,3 +51,35 @@ func TestServeWithPreloadedKeys(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 }
+
+func TestServeMRKFlag(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, []string{"-mrk", "us-east-1,us-west-2,eu-west-1"}, pw) }()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	var ready struct{ Keys []string }
+	if err := json.Unmarshal([]byte(line), &ready); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	if len(ready.Keys) != 3 {
+		t.Fatalf("keys %q, want a primary and two replicas", ready.Keys)
+	}
+	id := ready.Keys[0][strings.LastIndex(ready.Keys[0], "/")+1:]
+	for i, region := range []string{"us-east-1", "us-west-2", "eu-west-1"} {
+		if !strings.Contains(ready.Keys[i], ":"+region+":") || !strings.HasSuffix(ready.Keys[i], "/"+id) || !strings.HasPrefix(id, "mrk-") {
+			t.Errorf("key %d = %s, want the MRK %s in %s", i, ready.Keys[i], id, region)
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("serve: %v", err)
+	}
+	if err := serve(context.Background(), []string{"-mrk", "us-east-1,"}, io.Discard); err == nil {
+		t.Error("-mrk with an empty Region accepted")
+	}
+}
