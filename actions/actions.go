@@ -6,6 +6,9 @@
 // attributes unknown when the map was written (the legacy Python client's
 // model). The same map must be used to read an item as was used to write it:
 // actions are configuration and are not stored in the item.
+//
+// [FromStruct] and [For] derive a Map from the ddbenc tags of a struct
+// type marshalled with attributevalue.
 package actions
 
 import (
