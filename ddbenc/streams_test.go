@@ -294,6 +294,10 @@ func TestDecryptStreamRecordRefusesTampered(t *testing.T) {
 			if got, err := ddbenc.DecryptStreamRecord(ctx, enc, rec); !errors.Is(err, ddbenc.ErrMalformed) || got.NewImage != nil {
 				t.Errorf("Keys of another item: %v, %v; want ErrMalformed", got.NewImage, err)
 			}
+			rec = record(streamstypes.OperationTypeInsert, map[string]types.AttributeValue{pk: plain[pk]}, stored, nil)
+			if got, err := ddbenc.DecryptStreamRecord(ctx, enc, rec); !errors.Is(err, ddbenc.ErrMalformed) || got.NewImage != nil {
+				t.Errorf("Keys without the sort key: %v, %v; want ErrMalformed", got.NewImage, err)
+			}
 			// An image the SDK could not decode.
 			rec = record(streamstypes.OperationTypeInsert, keys, stored, nil)
 			rec.Dynamodb.NewImage["secret"] = &streamstypes.UnknownUnionMember{Tag: "X"}
