@@ -258,6 +258,25 @@ func (c *Client) discover(ctx context.Context, op, n string, cfg TableConfig) (*
 	return c.newTable(cfg)
 }
 
+// Encryptor returns the Encryptor of a configured table, for items the
+// Client does not read itself: the images of the table's stream
+// (DecryptStreamRecord, package lambdaevents). table is a table name or a
+// table ARN. A table configured without its key schema has it read with
+// DescribeTable first, as on its first call. A table without a TableConfig
+// fails with ErrUnknownTable, and so does a pass-through table: it has no
+// Encryptor, and its items are not encrypted.
+func (c *Client) Encryptor(ctx context.Context, table string) (*Encryptor, error) {
+	const op = "encryptor"
+	t, err := c.lookup(ctx, op, &table)
+	if err != nil {
+		return nil, err
+	}
+	if t == nil {
+		return nil, &Error{Op: op, Table: tableNameOf(table), Err: fmt.Errorf("%w: the table is passed through (Options.PassThroughTables): it has no Encryptor", ErrUnknownTable)}
+	}
+	return t.enc, nil
+}
+
 // DescribeTable passes through (it returns no items).
 func (c *Client) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
 	return c.api.DescribeTable(ctx, in, optFns...)
@@ -279,9 +298,17 @@ func withOp(op string, err error) error {
 
 // keyString renders an item's primary key for error messages. Key values are
 // stored in plaintext; numbers are shown canonical.
-func (t *table) keyString(item map[string]types.AttributeValue) string {
+func (t *table) keyString(item map[string]types.AttributeValue) string { return t.enc.keyString(item) }
+
+// KeyString returns the table's primary key attributes of item in DynamoDB
+// JSON, numbers canonical, as Error.Key shows them; "?" when they cannot be
+// rendered. Key values are stored in plaintext but may be personal data.
+func (e *Encryptor) KeyString(item map[string]types.AttributeValue) string { return e.keyString(item) }
+
+// keyString is KeyString.
+func (e *Encryptor) keyString(item map[string]types.AttributeValue) string {
 	key := map[string]types.AttributeValue{}
-	for _, k := range t.enc.keyNames() {
+	for _, k := range e.keyNames() {
 		v := item[k]
 		if c, err := canonicalKey(v); err == nil {
 			v = c

@@ -89,6 +89,19 @@
 // actions; under ForcePlaintextWriteAllowPlaintextRead they stay those of
 // the DB-ESDK configuration.
 //
+// # Streams
+//
+// The images of a table's DynamoDB stream are stored items and are read with
+// the table's Encryptor ([Client.Encryptor]): [DecryptStreamRecord] verifies
+// and decrypts a record of the Streams API (service/dynamodbstreams/types)
+// with [Encryptor.ReadItem], so the migration policies apply and
+// [StreamImages] reports each image's [ItemFormat]. Missing images are nil;
+// an image that fails fails the record, naming the table and the record's
+// key. [ConvertStreamItem] converts the Streams API's AttributeValue union
+// into the DynamoDB one. Package lambdaevents does the same for the events
+// AWS Lambda delivers, so that this package does not depend on
+// aws-lambda-go.
+//
 // # Orderings
 //
 // The two legacy clients sort some strings and binary sets differently

@@ -52,3 +52,23 @@ func DynamoDBTable(s string) (name string, ok bool) {
 	}
 	return name, true
 }
+
+// DynamoDBStreamTable returns the table name of a DynamoDB stream ARN,
+// arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME/stream/LABEL (the
+// eventSourceARN of a Lambda DynamoDB event record); ok is false for
+// anything else, including table and index ARNs.
+func DynamoDBStreamTable(s string) (name string, ok bool) {
+	a, err := arn.Parse(s)
+	if err != nil || a.Service != "dynamodb" {
+		return "", false
+	}
+	rest, ok := strings.CutPrefix(a.Resource, "table/")
+	if !ok {
+		return "", false
+	}
+	name, label, ok := strings.Cut(rest, "/stream/")
+	if !ok || name == "" || label == "" || strings.Contains(name, "/") || strings.Contains(label, "/") {
+		return "", false
+	}
+	return name, true
+}

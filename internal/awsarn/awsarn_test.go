@@ -33,3 +33,22 @@ func TestDynamoDBTable(t *testing.T) {
 		}
 	}
 }
+
+func TestDynamoDBStreamTable(t *testing.T) {
+	for s, want := range map[string]string{
+		"arn:aws:dynamodb:us-east-1:111122223333:table/T/stream/2024-01-01T00:00:00.000":   "T",
+		"arn:aws:dynamodb:ddblocal:000000000000:table/t1_x.y-z/stream/2026-01-01T00:00:00": "t1_x.y-z",
+	} {
+		if n, ok := DynamoDBStreamTable(s); !ok || n != want {
+			t.Errorf("DynamoDBStreamTable(%q) = %q, %v; want %q", s, n, ok, want)
+		}
+	}
+	for _, bad := range []string{"", "T", "arn:aws:dynamodb:us-east-1:111122223333:table/T", "arn:aws:dynamodb:us-east-1:111122223333:table/T/index/I",
+		"arn:aws:dynamodb:us-east-1:111122223333:table//stream/x", "arn:aws:dynamodb:us-east-1:111122223333:table/T/stream/",
+		"arn:aws:dynamodb:us-east-1:111122223333:table/T/stream/x/y", "arn:aws:kms:us-east-1:111122223333:table/T/stream/x",
+		"arn:aws:dynamodb:us-east-1:111122223333:table/A/B/stream/x"} {
+		if n, ok := DynamoDBStreamTable(bad); ok {
+			t.Errorf("DynamoDBStreamTable(%q) = %q", bad, n)
+		}
+	}
+}
