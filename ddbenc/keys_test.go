@@ -13,8 +13,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/keyring"
 	"github.com/ddbec/ddbec-go/provider"
@@ -81,8 +81,9 @@ func allProviders(t *testing.T) map[string]ddbenc.MaterialsProvider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("keys")})
-	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(url, "us-east-1"), fake.CreateKey("us-east-1", true))
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("keys")})
+	url := fake.URL
+	kmsP, err := provider.NewDirectKMS(ddbenctest.NewKMSClient(url, "us-east-1"), fake.CreateKey("us-east-1", true))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 )
@@ -151,9 +151,10 @@ func valueVariants(v types.AttributeValue) []types.AttributeValue {
 
 func TestMutationMatrix(t *testing.T) {
 	ctx := context.Background()
-	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("mutations")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("mutations")})
+	url := fake.URL
 	kmsKey := fake.CreateKey("us-east-1", true)
-	kmsP, err := provider.NewDirectKMS(fakekms.NewClient(url, "us-east-1"), kmsKey)
+	kmsP, err := provider.NewDirectKMS(ddbenctest.NewKMSClient(url, "us-east-1"), kmsKey)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
@@ -34,14 +34,14 @@ func BenchmarkEndToEnd(b *testing.B) {
 	}
 	ctx := context.Background()
 	table := fmt.Sprintf("bench%d", tableSeq.Add(1))
-	if err := localenv.CreateTable(ctx, env.DynamoDB(localenv.East), table,
-		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+	if err := ddbenctest.CreateTable(ctx, env.DynamoDB(ddbenctest.East), table,
+		ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
 		b.Fatal(err)
 	}
-	ddb := env.DynamoDB(localenv.East)
+	ddb := env.DynamoDB(ddbenctest.East)
 	mac, _ := signing.NewHMAC("HmacSHA256", bytes.Repeat([]byte{2}, 32))
 	static, _ := provider.NewStatic(bytes.Repeat([]byte{1}, 32), mac, nil)
-	kmsP, err := provider.NewDirectKMS(env.KMSClient(localenv.East), env.PrimaryARN)
+	kmsP, err := provider.NewDirectKMS(env.KMSClient(ddbenctest.East), env.PrimaryARN)
 	if err != nil {
 		b.Fatal(err)
 	}

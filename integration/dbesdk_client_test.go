@@ -14,8 +14,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -28,7 +28,7 @@ func dbesdkClient(t *testing.T, table string) (*ddbenc.Client, *dynamodb.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ddb, _ := plain(localenv.East)
+	ddb, _ := plain(ddbenctest.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{
 		TableName: table, PartitionKey: "pk", SortKey: "sk", Format: ddbenc.DBESDKFormat, Keyring: kr,
 		Actions: actions.Map{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{

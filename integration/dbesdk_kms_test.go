@@ -12,8 +12,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -41,7 +41,7 @@ func TestDBESDKKMSGlobalTable(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("dbesdkglobal%d", tableSeq.Add(1))
-	if err := env.CreateGlobalTable(ctx, table, localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
+	if err := env.CreateGlobalTable(ctx, table, ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
 		t.Fatal(err)
 	}
 	mrk := func(region, arn string) *keyring.KMSMRK {
@@ -51,8 +51,8 @@ func TestDBESDKKMSGlobalTable(t *testing.T) {
 		}
 		return kr
 	}
-	arnOf := map[string]string{localenv.East: env.PrimaryARN, localenv.West: env.ReplicaARN}
-	for _, d := range []struct{ from, to string }{{localenv.East, localenv.West}, {localenv.West, localenv.East}} {
+	arnOf := map[string]string{ddbenctest.East: env.PrimaryARN, ddbenctest.West: env.ReplicaARN}
+	for _, d := range []struct{ from, to string }{{ddbenctest.East, ddbenctest.West}, {ddbenctest.West, ddbenctest.East}} {
 		name := d.from + " to " + d.to
 		want := item(name, 1, "pii for "+name)
 
@@ -75,7 +75,7 @@ func TestDBESDKKMSGlobalTable(t *testing.T) {
 		if _, err := env.DynamoDB(d.from).PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: stored}); err != nil {
 			t.Fatalf("%s: PutItem: %v", name, err)
 		}
-		if _, err := localenv.WaitForItem(ctx, env.DynamoDB(d.to), table, keyOf(name, 1), 30*time.Second, nil); err != nil {
+		if _, err := ddbenctest.WaitForItem(ctx, env.DynamoDB(d.to), table, keyOf(name, 1), 30*time.Second, nil); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		got, err := env.DynamoDB(d.to).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf(name, 1)})

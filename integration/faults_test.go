@@ -12,8 +12,7 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/provider"
 )
 
@@ -30,9 +29,9 @@ func TestKMSFaults(t *testing.T) {
 		wantAs func(error) bool
 	}
 	is := func(target any) func(error) bool { return func(err error) bool { return errors.As(err, target) } }
-	newKey := func() string { return env.KMS.CreateKey(localenv.East, true) }
+	newKey := func() string { return env.KMS.CreateKey(ddbenctest.East, true) }
 	direct := func(t *testing.T, region, keyID string, attempts int, optFns ...func(*provider.DirectKMSOptions)) ddbenc.MaterialsProvider {
-		p, err := provider.NewDirectKMS(fakekms.NewClient(env.KMSEndpoint, region, func(o *kms.Options) { o.RetryMaxAttempts = attempts }), keyID, optFns...)
+		p, err := provider.NewDirectKMS(ddbenctest.NewKMSClient(env.KMSEndpoint, region, func(o *kms.Options) { o.RetryMaxAttempts = attempts }), keyID, optFns...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,51 +39,51 @@ func TestKMSFaults(t *testing.T) {
 	}
 	faults := []fault{
 		{"throttling beyond the SDK's retries", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
-			env.KMS.Inject(fakekms.Fault{Kind: fakekms.Throttle, N: 3})
-			return context.Background(), direct(t, localenv.East, newKey(), 3), env.KMS.Reset
+			env.KMS.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultThrottle, N: 3})
+			return context.Background(), direct(t, ddbenctest.East, newKey(), 3), env.KMS.Reset
 		}, ddbenc.ErrKeyUnavailable, func(err error) bool { return strings.Contains(err.Error(), "ThrottlingException") }},
 		{"500 after retries", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
-			env.KMS.Inject(fakekms.Fault{Kind: fakekms.Internal, N: 2})
-			return context.Background(), direct(t, localenv.East, newKey(), 2), env.KMS.Reset
+			env.KMS.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultInternal, N: 2})
+			return context.Background(), direct(t, ddbenctest.East, newKey(), 2), env.KMS.Reset
 		}, ddbenc.ErrKeyUnavailable, is(new(*kmstypes.KMSInternalException))},
 		{"latency past the deadline", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
-			env.KMS.Inject(fakekms.Fault{Kind: fakekms.Latency, Delay: 3 * time.Second, N: 1})
+			env.KMS.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultLatency, Delay: 3 * time.Second, N: 1})
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-			return ctx, direct(t, localenv.East, newKey(), 1), func() { cancel(); env.KMS.Reset() }
+			return ctx, direct(t, ddbenctest.East, newKey(), 1), func() { cancel(); env.KMS.Reset() }
 		}, context.DeadlineExceeded, nil},
 		{"context cancelled", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			return ctx, direct(t, localenv.East, newKey(), 1), func() {}
+			return ctx, direct(t, ddbenctest.East, newKey(), 1), func() {}
 		}, context.Canceled, nil},
 		{"disabled key", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
 			k := newKey()
-			env.KMS.SetKeyState(k, fakekms.StateDisabled)
-			return context.Background(), direct(t, localenv.East, k, 1), func() {}
+			env.KMS.SetKeyState(k, ddbenctest.KeyStateDisabled)
+			return context.Background(), direct(t, ddbenctest.East, k, 1), func() {}
 		}, ddbenc.ErrKeyUnavailable, is(new(*kmstypes.DisabledException))},
 		{"key pending deletion", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
 			k := newKey()
-			env.KMS.SetKeyState(k, fakekms.StatePendingDeletion)
-			return context.Background(), direct(t, localenv.East, k, 1), func() {}
+			env.KMS.SetKeyState(k, ddbenctest.KeyStatePendingDeletion)
+			return context.Background(), direct(t, ddbenctest.East, k, 1), func() {}
 		}, ddbenc.ErrKeyUnavailable, is(new(*kmstypes.KMSInvalidStateException))},
 		{"replica still Creating", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
-			rep, err := env.KMS.ReplicateKey(newKey(), localenv.West)
+			rep, err := env.KMS.ReplicateKey(newKey(), ddbenctest.West)
 			if err != nil {
 				t.Fatal(err)
 			}
-			env.KMS.SetKeyState(rep, fakekms.StateCreating)
-			return context.Background(), direct(t, localenv.West, rep, 1), func() {}
+			env.KMS.SetKeyState(rep, ddbenctest.KeyStateCreating)
+			return context.Background(), direct(t, ddbenctest.West, rep, 1), func() {}
 		}, ddbenc.ErrKeyUnavailable, is(new(*kmstypes.KMSInvalidStateException))},
 		{"client for the wrong Region (key id without ARN)", func(t *testing.T) (context.Context, ddbenc.MaterialsProvider, func()) {
 			k := newKey()
 			id := k[strings.LastIndex(k, "/")+1:]
-			return context.Background(), direct(t, localenv.West, id, 1, func(o *provider.DirectKMSOptions) { o.AllowKeyIDOrAlias = true }), func() {}
+			return context.Background(), direct(t, ddbenctest.West, id, 1, func(o *provider.DirectKMSOptions) { o.AllowKeyIDOrAlias = true }), func() {}
 		}, ddbenc.ErrWrongKey, is(new(*kmstypes.NotFoundException))},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			table := newTable(t)
-			ddb, cnt := plain(localenv.East)
+			ddb, cnt := plain(ddbenctest.East)
 			// PutItem through the faulty provider.
 			ctx, p, cleanup := f.arm(t)
 			c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})

@@ -13,7 +13,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 // newIndexedTable creates a table (pk S, sk N) with a GSI byEmail (email S)
@@ -22,7 +22,7 @@ func newIndexedTable(t *testing.T) string {
 	t.Helper()
 	name := newTableName(t)
 	ctx := context.Background()
-	ddb := env.DynamoDB(localenv.East)
+	ddb := env.DynamoDB(ddbenctest.East)
 	s := func(n string) types.AttributeDefinition {
 		return types.AttributeDefinition{AttributeName: aws.String(n), AttributeType: types.ScalarAttributeTypeS}
 	}
@@ -56,11 +56,11 @@ func TestSecondaryIndexes(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := newIndexedTable(t)
-	p := kmsProvider(t, localenv.East, env.PrimaryARN)
+	p := kmsProvider(t, ddbenctest.East, env.PrimaryARN)
 
 	// What our check prevents: an encrypted (binary) GSI key is refused by
 	// DynamoDB itself.
-	ddb, cnt := plain(localenv.East)
+	ddb, cnt := plain(ddbenctest.East)
 	_, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: map[string]types.AttributeValue{
 		"pk": &types.AttributeValueMemberS{Value: "x"}, "sk": &types.AttributeValueMemberN{Value: "1"}, "email": &types.AttributeValueMemberB{Value: []byte{1, 2}}}})
 	if err == nil || !strings.Contains(err.Error(), "Type mismatch") {

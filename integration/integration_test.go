@@ -21,24 +21,23 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/legacy"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
 )
 
 var (
-	env      *localenv.Env
+	env      *ddbenctest.Env
 	startErr error
 )
 
 func TestMain(m *testing.M) {
-	// The tests use the in-process fake KMS's hooks (counters, key states).
-	os.Unsetenv(localenv.EnvKMSEndpoint)
+	// The zero EnvOptions: an in-process fake KMS, whose hooks (counters,
+	// key states) the tests use.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	env, startErr = localenv.Start(ctx)
+	env, startErr = ddbenctest.NewEnv(ctx, ddbenctest.EnvOptions{})
 	cancel()
 	code := m.Run()
 	if env != nil {
@@ -86,8 +85,8 @@ var tableSeq atomic.Int64
 func newTable(t *testing.T) string {
 	t.Helper()
 	name := newTableName(t)
-	if err := localenv.CreateTable(context.Background(), env.DynamoDB(localenv.East), name,
-		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+	if err := ddbenctest.CreateTable(context.Background(), env.DynamoDB(ddbenctest.East), name,
+		ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
 		t.Fatal(err)
 	}
 	return name
@@ -123,9 +122,9 @@ func kmsProvider(t *testing.T, region, arn string) *provider.DirectKMS {
 // wrapped returns an encrypting client over a counted plain client.
 func wrapped(t *testing.T, table string, optFns ...func(*ddbenc.Options)) (*ddbenc.Client, *dynamodb.Client, *counter) {
 	t.Helper()
-	ddb, cnt := plain(localenv.East)
+	ddb, cnt := plain(ddbenctest.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{
-		TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN),
+		TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN),
 	}}, optFns...)
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +204,7 @@ func TestGlobalTableBothDirections(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("global%d", tableSeq.Add(1))
-	if err := env.CreateGlobalTable(ctx, table, localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
+	if err := env.CreateGlobalTable(ctx, table, ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
 		t.Fatal(err)
 	}
 	clientIn := func(region, arn string) *ddbenc.Client {
@@ -215,17 +214,17 @@ func TestGlobalTableBothDirections(t *testing.T) {
 		}
 		return c
 	}
-	east, west := clientIn(localenv.East, env.PrimaryARN), clientIn(localenv.West, env.ReplicaARN)
+	east, west := clientIn(ddbenctest.East, env.PrimaryARN), clientIn(ddbenctest.West, env.ReplicaARN)
 	for _, dir := range []struct {
 		name     string
 		from, to *ddbenc.Client
 		toRegion string
-	}{{"east to west", east, west, localenv.West}, {"west to east", west, east, localenv.East}} {
+	}{{"east to west", east, west, ddbenctest.West}, {"west to east", west, east, ddbenctest.East}} {
 		want := item(dir.name, 1, "pii for "+dir.name)
 		if _, err := dir.from.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: want}); err != nil {
 			t.Fatalf("%s: PutItem: %v", dir.name, err)
 		}
-		if _, err := localenv.WaitForItem(ctx, env.DynamoDB(dir.toRegion), table, keyOf(dir.name, 1), 30*time.Second, nil); err != nil {
+		if _, err := ddbenctest.WaitForItem(ctx, env.DynamoDB(dir.toRegion), table, keyOf(dir.name, 1), 30*time.Second, nil); err != nil {
 			t.Fatalf("%s: %v", dir.name, err)
 		}
 		before := env.KMS.Calls()
@@ -603,8 +602,8 @@ func TestPassThroughAndDescribedKeys(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	enc, open := newTable(t), newTable(t)
-	ddb, _ := plain(localenv.East)
-	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: enc, Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)}},
+	ddb, _ := plain(ddbenctest.East)
+	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: enc, Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN)}},
 		func(o *ddbenc.Options) { o.PassThroughTables = []string{open} })
 	if err != nil {
 		t.Fatal(err)
@@ -631,13 +630,13 @@ func TestEncryptionFailureWritesNothing(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := newTable(t)
-	key := env.KMS.CreateKey(localenv.East, false)
-	ddb, cnt := plain(localenv.East)
-	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, key)}})
+	key := env.KMS.CreateKey(ddbenctest.East, false)
+	ddb, cnt := plain(ddbenctest.East)
+	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, key)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	env.KMS.SetKeyState(key, fakekms.StateDisabled)
+	env.KMS.SetKeyState(key, ddbenctest.KeyStateDisabled)
 	_, err = c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("f", 1, "s")})
 	if !errors.Is(err, ddbenc.ErrKeyUnavailable) {
 		t.Fatalf("PutItem with a disabled key: %v", err)
@@ -698,9 +697,9 @@ func TestUnprocessedBatchesComeBackAsTheCallersRequests(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := newTable(t)
-	ddb, _ := plain(localenv.East)
+	ddb, _ := plain(ddbenctest.East)
 	c, err := ddbenc.NewClient(partialBatches{ddb}, []ddbenc.TableConfig{{
-		TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN),
+		TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -779,10 +778,10 @@ func TestConcurrentClient(t *testing.T) {
 	staticTable, kmsTable := newTable(t), newTable(t)
 	mac, _ := signingHMAC()
 	static, _ := provider.NewStatic(make([]byte, 32), mac, nil)
-	ddb, _ := plain(localenv.East)
+	ddb, _ := plain(ddbenctest.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{
 		{TableName: staticTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: static},
-		{TableName: kmsTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)},
+		{TableName: kmsTable, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN)},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -873,8 +872,8 @@ func TestDescribeTableFailureIsNotCached(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	table := fmt.Sprintf("late%d", tableSeq.Add(1))
-	ddb, _ := plain(localenv.East)
-	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, Actions: testActions, Provider: kmsProvider(t, localenv.East, env.PrimaryARN)}})
+	ddb, _ := plain(ddbenctest.East)
+	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{{TableName: table, Actions: testActions, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -883,8 +882,8 @@ func TestDescribeTableFailureIsNotCached(t *testing.T) {
 	if !errors.As(err, &de) || de.Table != table || !strings.Contains(err.Error(), "key schema") {
 		t.Fatalf("missing table: %v", err)
 	}
-	if err := localenv.CreateTable(ctx, env.DynamoDB(localenv.East), table,
-		localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+	if err := ddbenctest.CreateTable(ctx, env.DynamoDB(ddbenctest.East), table,
+		ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("x", 1, "s")}); err != nil {

@@ -14,9 +14,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/keyring"
 	"github.com/ddbec/ddbec-go/keystore"
 )
@@ -68,9 +67,9 @@ func hierClient(t *testing.T, table, region, branchKeyID string, source keyring.
 }
 
 // kmsSince returns the fake KMS calls after mark.
-func kmsSince(mark int) []fakekms.Call { return env.KMS.Calls()[mark:] }
+func kmsSince(mark int) []ddbenctest.KMSCall { return env.KMS.Calls()[mark:] }
 
-func countOp(calls []fakekms.Call, op string) int {
+func countOp(calls []ddbenctest.KMSCall, op string) int {
 	n := 0
 	for _, c := range calls {
 		if c.Op == op {
@@ -104,17 +103,17 @@ func (c *manualClock) Advance(d time.Duration) {
 func TestKeyStoreHierarchicalClient(t *testing.T) {
 	need(t)
 	ctx := context.Background()
-	ksTable := keyStoreTable(t, localenv.East)
+	ksTable := keyStoreTable(t, ddbenctest.East)
 	// CreateTable on the existing table succeeds.
-	if err := keystore.CreateTable(ctx, env.DynamoDB(localenv.East), ksTable); err != nil {
+	if err := keystore.CreateTable(ctx, env.DynamoDB(ddbenctest.East), ksTable); err != nil {
 		t.Fatalf("CreateTable on an existing key store table: %v", err)
 	}
 	// Not on a table with another schema.
 	other := newTable(t)
-	if err := keystore.CreateTable(ctx, env.DynamoDB(localenv.East), other); !errors.Is(err, keystore.ErrTableSchema) {
+	if err := keystore.CreateTable(ctx, env.DynamoDB(ddbenctest.East), other); !errors.Is(err, keystore.ErrTableSchema) {
 		t.Errorf("CreateTable over a pk/sk table: %v, want ErrTableSchema", err)
 	}
-	ks := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(localenv.East), KMS: env.KMSClient(localenv.East), KMSKeyARN: env.PrimaryARN})
+	ks := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(ddbenctest.East), KMS: env.KMSClient(ddbenctest.East), KMSKeyARN: env.PrimaryARN})
 	id, err := ks.CreateKey(ctx, keystore.CreateKeyOptions{EncryptionContext: map[string]string{"purpose": "integration"}})
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +130,7 @@ func TestKeyStoreHierarchicalClient(t *testing.T) {
 	table := newTable(t)
 	clock := &manualClock{t: time.Now()}
 	const ttl = 10 * time.Minute
-	c := hierClient(t, table, localenv.East, id, ks, ttl, clock.Now)
+	c := hierClient(t, table, ddbenctest.East, id, ks, ttl, clock.Now)
 
 	const n = 1000
 	mark := len(env.KMS.Calls())
@@ -157,7 +156,7 @@ func TestKeyStoreHierarchicalClient(t *testing.T) {
 		t.Errorf("KMS calls: writes %d, reads %d; want one Decrypt each (one branch key version per TTL)", len(writes), len(reads))
 	}
 	for _, call := range append(writes, reads...) {
-		if call.KeyID != env.PrimaryARN || call.Region != localenv.East {
+		if call.KeyID != env.PrimaryARN || call.Region != ddbenctest.East {
 			t.Errorf("KMS %s with %s in %s", call.Op, call.KeyID, call.Region)
 		}
 	}
@@ -202,22 +201,22 @@ func TestKeyStoreHierarchicalClient(t *testing.T) {
 func TestKeyStoreConcurrentFirstUse(t *testing.T) {
 	need(t)
 	ctx := context.Background()
-	ksTable := keyStoreTable(t, localenv.East)
-	cfg := keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(localenv.East), KMS: env.KMSClient(localenv.East), KMSKeyARN: env.PrimaryARN}
+	ksTable := keyStoreTable(t, ddbenctest.East)
+	cfg := keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(ddbenctest.East), KMS: env.KMSClient(ddbenctest.East), KMSKeyARN: env.PrimaryARN}
 	ks := newKeyStore(t, cfg)
 	id, err := ks.CreateKey(ctx, keystore.CreateKeyOptions{BranchKeyID: "concurrent"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	table := newTable(t)
-	writer := hierClient(t, table, localenv.East, id, ks, time.Hour, nil)
+	writer := hierClient(t, table, ddbenctest.East, id, ks, time.Hour, nil)
 	const g = 16
 	for i := range g {
 		if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("c", i, "s")}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	reader := hierClient(t, table, localenv.East, id, newKeyStore(t, cfg), time.Hour, nil)
+	reader := hierClient(t, table, ddbenctest.East, id, newKeyStore(t, cfg), time.Hour, nil)
 	mark := len(env.KMS.Calls())
 	var wg sync.WaitGroup
 	errs := make(chan error, g)
@@ -254,15 +253,15 @@ func TestKeyStoreReplicated(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	ksTable := fmt.Sprintf("keystoreglobal%d", tableSeq.Add(1))
-	if err := env.CreateGlobalTable(ctx, ksTable, localenv.Key{Name: keystore.AttrBranchKeyID, Type: types.ScalarAttributeTypeS}, localenv.Key{Name: keystore.AttrType, Type: types.ScalarAttributeTypeS}); err != nil {
+	if err := env.CreateGlobalTable(ctx, ksTable, ddbenctest.Key{Name: keystore.AttrBranchKeyID, Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: keystore.AttrType, Type: types.ScalarAttributeTypeS}); err != nil {
 		t.Fatal(err)
 	}
-	for _, region := range []string{localenv.East, localenv.West} {
+	for _, region := range []string{ddbenctest.East, ddbenctest.West} {
 		if err := keystore.CreateTable(ctx, env.DynamoDB(region), ksTable); err != nil {
 			t.Fatalf("%s: CreateTable on the replicated table: %v", region, err)
 		}
 	}
-	east := newKeyStore(t, keystore.Config{TableName: ksTable, LogicalName: "global-keys", DynamoDB: env.DynamoDB(localenv.East), KMS: env.KMSClient(localenv.East), KMSMode: keystore.KMSMRK, KMSKeyARN: env.PrimaryARN})
+	east := newKeyStore(t, keystore.Config{TableName: ksTable, LogicalName: "global-keys", DynamoDB: env.DynamoDB(ddbenctest.East), KMS: env.KMSClient(ddbenctest.East), KMSMode: keystore.KMSMRK, KMSKeyARN: env.PrimaryARN})
 	id, err := east.CreateKey(ctx, keystore.CreateKeyOptions{BranchKeyID: "global"})
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +271,7 @@ func TestKeyStoreReplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, typ := range []string{keystore.TypeActive, keystore.TypeBeacon, keystore.TypeVersionPrefix + info.ActiveVersion} {
-		if _, err := localenv.WaitForItem(ctx, env.DynamoDB(localenv.West), ksTable, map[string]types.AttributeValue{
+		if _, err := ddbenctest.WaitForItem(ctx, env.DynamoDB(ddbenctest.West), ksTable, map[string]types.AttributeValue{
 			keystore.AttrBranchKeyID: &types.AttributeValueMemberS{Value: id}, keystore.AttrType: &types.AttributeValueMemberS{Value: typ},
 		}, 30*time.Second, nil); err != nil {
 			t.Fatalf("%s: %v", typ, err)
@@ -280,22 +279,22 @@ func TestKeyStoreReplicated(t *testing.T) {
 	}
 
 	table := newTable(t)
-	writer := hierClient(t, table, localenv.East, id, east, time.Hour, nil)
+	writer := hierClient(t, table, ddbenctest.East, id, east, time.Hour, nil)
 	want := item("g", 1, "replicated")
 	if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: want}); err != nil {
 		t.Fatal(err)
 	}
-	stored, err := env.DynamoDB(localenv.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("g", 1)})
+	stored, err := env.DynamoDB(ddbenctest.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("g", 1)})
 	if err != nil || stored.Item == nil {
 		t.Fatal(err)
 	}
 
-	westClient := env.KMSClient(localenv.West)
+	westClient := env.KMSClient(ddbenctest.West)
 	for name, cfg := range map[string]keystore.Config{
 		"MRK replica":   {KMSMode: keystore.KMSMRK, KMSKeyARN: env.ReplicaARN},
 		"MRK discovery": {KMSMode: keystore.KMSMRKDiscovery},
 	} {
-		cfg.TableName, cfg.LogicalName, cfg.DynamoDB, cfg.KMS = ksTable, "global-keys", env.DynamoDB(localenv.West), westClient
+		cfg.TableName, cfg.LogicalName, cfg.DynamoDB, cfg.KMS = ksTable, "global-keys", env.DynamoDB(ddbenctest.West), westClient
 		west := newKeyStore(t, cfg)
 		cache, err := keyring.NewBranchKeyCache(west, keyring.BranchKeyCacheOptions{TTL: time.Hour})
 		if err != nil {
@@ -308,26 +307,26 @@ func TestKeyStoreReplicated(t *testing.T) {
 		mark := len(env.KMS.Calls())
 		got, err := dbesdkEncryptor(t, table, kr).DecryptItem(ctx, stored.Item)
 		if err != nil {
-			t.Fatalf("%s: DecryptItem in %s: %v", name, localenv.West, err)
+			t.Fatalf("%s: DecryptItem in %s: %v", name, ddbenctest.West, err)
 		}
 		if diff := avtest.DiffItems(want, got); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 		if _, err := west.GetActiveBranchKey(ctx, id); err != nil {
-			t.Errorf("%s: active key in %s: %v", name, localenv.West, err)
+			t.Errorf("%s: active key in %s: %v", name, ddbenctest.West, err)
 		}
 		calls := kmsSince(mark)
 		if len(calls) != 2 {
 			t.Errorf("%s: %d KMS calls, want 2 Decrypt", name, len(calls))
 		}
 		for _, c := range calls {
-			if c.Op != "Decrypt" || c.Region != localenv.West || c.KeyID != env.ReplicaARN {
-				t.Errorf("%s: KMS %s in %s with %s; want Decrypt in %s with %s", name, c.Op, c.Region, c.KeyID, localenv.West, env.ReplicaARN)
+			if c.Op != "Decrypt" || c.Region != ddbenctest.West || c.KeyID != env.ReplicaARN {
+				t.Errorf("%s: KMS %s in %s with %s; want Decrypt in %s with %s", name, c.Op, c.Region, c.KeyID, ddbenctest.West, env.ReplicaARN)
 			}
 		}
 	}
 	// The logical name is part of every item's context: another one fails.
-	wrongName := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(localenv.West), KMS: westClient, KMSMode: keystore.KMSMRK, KMSKeyARN: env.ReplicaARN})
+	wrongName := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: env.DynamoDB(ddbenctest.West), KMS: westClient, KMSMode: keystore.KMSMRK, KMSKeyARN: env.ReplicaARN})
 	if _, err := wrongName.GetActiveBranchKey(ctx, id); !errors.Is(err, ddbenc.ErrDecryption) {
 		t.Errorf("another logical name: %v, want ErrDecryption", err)
 	}
@@ -342,9 +341,9 @@ func TestKeyStoreReplicated(t *testing.T) {
 func TestKeyStoreTamperedItem(t *testing.T) {
 	need(t)
 	ctx := context.Background()
-	ksTable := keyStoreTable(t, localenv.East)
-	ddb := env.DynamoDB(localenv.East)
-	ks := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: ddb, KMS: env.KMSClient(localenv.East), KMSMode: keystore.KMSMRK, KMSKeyARN: env.PrimaryARN})
+	ksTable := keyStoreTable(t, ddbenctest.East)
+	ddb := env.DynamoDB(ddbenctest.East)
+	ks := newKeyStore(t, keystore.Config{TableName: ksTable, DynamoDB: ddb, KMS: env.KMSClient(ddbenctest.East), KMSMode: keystore.KMSMRK, KMSKeyARN: env.PrimaryARN})
 	id, err := ks.CreateKey(ctx, keystore.CreateKeyOptions{BranchKeyID: "tamper"})
 	if err != nil {
 		t.Fatal(err)

@@ -14,8 +14,8 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -38,9 +38,9 @@ func migrationClient(t *testing.T, table string, lp ddbenc.LegacyPolicy, pp ddbe
 		PlaintextPolicy:                pp,
 	}
 	if lp != 0 {
-		cfg.Legacy = &ddbenc.LegacyConfig{Policy: lp, Provider: kmsProvider(t, localenv.East, env.PrimaryARN), Actions: testActions}
+		cfg.Legacy = &ddbenc.LegacyConfig{Policy: lp, Provider: kmsProvider(t, ddbenctest.East, env.PrimaryARN), Actions: testActions}
 	}
-	ddb, _ := plain(localenv.East)
+	ddb, _ := plain(ddbenctest.East)
 	c, err := ddbenc.NewClient(ddb, []ddbenc.TableConfig{cfg})
 	if err != nil {
 		t.Fatal(err)

@@ -16,11 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
 	"github.com/ddbec/ddbec-go/internal/legacy"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
 )
@@ -58,15 +57,15 @@ func TestMetaStoreRacingFirstVersion(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	metaTable := fmt.Sprintf("meta%d", tableSeq.Add(1))
-	newMetaStore(t, localenv.East, metaTable, env.PrimaryARN)
+	newMetaStore(t, ddbenctest.East, metaTable, env.PrimaryARN)
 	table := newTable(t)
 	// Eight writers, as if in eight processes: their own MetaStore and
 	// provider, all creating version 0 at once.
 	const writers = 8
 	clients := make([]*ddbenc.Client, writers)
 	for i := range clients {
-		p := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, env.PrimaryARN), "customers")
-		c, err := ddbenc.NewClient(env.DynamoDB(localenv.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
+		p := mostRecent(t, metaStoreFor(t, ddbenctest.East, metaTable, env.PrimaryARN), "customers")
+		c, err := ddbenc.NewClient(env.DynamoDB(ddbenctest.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +92,7 @@ func TestMetaStoreRacingFirstVersion(t *testing.T) {
 		}
 	}
 	// One version exists, and every writer's item is readable by every other.
-	out, err := env.DynamoDB(localenv.East).Scan(ctx, &dynamodb.ScanInput{TableName: &metaTable})
+	out, err := env.DynamoDB(ddbenctest.East).Scan(ctx, &dynamodb.ScanInput{TableName: &metaTable})
 	if err != nil || len(out.Items) != 1 {
 		t.Fatalf("metastore has %d items, want 1 (%v)", len(out.Items), err)
 	}
@@ -111,15 +110,15 @@ func TestMostRecentKMSCalls(t *testing.T) {
 	need(t)
 	ctx := context.Background()
 	metaTable := fmt.Sprintf("meta%d", tableSeq.Add(1))
-	key := env.KMS.CreateKey(localenv.East, true)
-	newMetaStore(t, localenv.East, metaTable, key)
+	key := env.KMS.CreateKey(ddbenctest.East, true)
+	newMetaStore(t, ddbenctest.East, metaTable, key)
 	table := newTable(t)
-	clock := fakekms.NewClock()
+	clock := ddbenctest.NewClock()
 	ttl := func(o *provider.MostRecentOptions) { o.TTL = 10 * time.Minute; o.Now = clock.Now }
-	writerP := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, key), "orders", ttl)
-	readerP := mostRecent(t, metaStoreFor(t, localenv.East, metaTable, key), "orders", ttl)
+	writerP := mostRecent(t, metaStoreFor(t, ddbenctest.East, metaTable, key), "orders", ttl)
+	readerP := mostRecent(t, metaStoreFor(t, ddbenctest.East, metaTable, key), "orders", ttl)
 	client := func(p ddbenc.MaterialsProvider) *ddbenc.Client {
-		c, err := ddbenc.NewClient(env.DynamoDB(localenv.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
+		c, err := ddbenc.NewClient(env.DynamoDB(ddbenctest.East), []ddbenc.TableConfig{{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: p}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -161,7 +160,7 @@ func TestMostRecentKMSCalls(t *testing.T) {
 		t.Errorf("KMS calls: %d per %d writes, %d per %d reads; want 1 and 1 (one per version)", writes, n, reads, n)
 	}
 	// DirectKMS for comparison: one call per item.
-	direct := client(kmsProvider(t, localenv.East, key))
+	direct := client(kmsProvider(t, ddbenctest.East, key))
 	if w := run(direct, true); w != n {
 		t.Errorf("DirectKMS: %d KMS calls per %d writes", w, n)
 	} else {
@@ -187,7 +186,7 @@ func TestMostRecentKMSCalls(t *testing.T) {
 	if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: item("rot", 1, "after")}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := env.DynamoDB(localenv.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("rot", 1)})
+	raw, _ := env.DynamoDB(ddbenctest.East).GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: keyOf("rot", 1)})
 	desc, _ := legacy.ParseDescription(raw.Item[legacy.MaterialDescriptionAttribute].(*types.AttributeValueMemberB).Value)
 	if desc[legacy.MetaID] != "orders#1" {
 		t.Errorf("after rotation the meta id is %q", desc[legacy.MetaID])
@@ -424,10 +423,10 @@ func TestMostRecentGlobalTable(t *testing.T) {
 	ctx := context.Background()
 	metaTable := fmt.Sprintf("gmeta%d", tableSeq.Add(1))
 	dataTable := fmt.Sprintf("gdata%d", tableSeq.Add(1))
-	if err := env.CreateGlobalTable(ctx, metaTable, localenv.Key{Name: "N", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
+	if err := env.CreateGlobalTable(ctx, metaTable, ddbenctest.Key{Name: "N", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.CreateGlobalTable(ctx, dataTable, localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
+	if err := env.CreateGlobalTable(ctx, dataTable, ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}); err != nil {
 		t.Fatal(err)
 	}
 	side := func(region, arn string) *ddbenc.Client {
@@ -438,16 +437,16 @@ func TestMostRecentGlobalTable(t *testing.T) {
 		}
 		return c
 	}
-	east, west := side(localenv.East, env.PrimaryARN), side(localenv.West, env.ReplicaARN)
+	east, west := side(ddbenctest.East, env.PrimaryARN), side(ddbenctest.West, env.ReplicaARN)
 	want := item("ada", 1, "pii")
 	if _, err := east.PutItem(ctx, &dynamodb.PutItemInput{TableName: &dataTable, Item: want}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := localenv.WaitForItem(ctx, env.DynamoDB(localenv.West), metaTable,
+	if _, err := ddbenctest.WaitForItem(ctx, env.DynamoDB(ddbenctest.West), metaTable,
 		map[string]types.AttributeValue{"N": &types.AttributeValueMemberS{Value: "employees"}, "V": &types.AttributeValueMemberN{Value: "0"}}, 30*time.Second, nil); err != nil {
 		t.Fatalf("%v (replication: %v)", err, env.ReplicationErr())
 	}
-	if _, err := localenv.WaitForItem(ctx, env.DynamoDB(localenv.West), dataTable, keyOf("ada", 1), 30*time.Second, nil); err != nil {
+	if _, err := ddbenctest.WaitForItem(ctx, env.DynamoDB(ddbenctest.West), dataTable, keyOf("ada", 1), 30*time.Second, nil); err != nil {
 		t.Fatal(err)
 	}
 	before := len(env.KMS.Calls())
@@ -459,7 +458,7 @@ func TestMostRecentGlobalTable(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	for _, c := range env.KMS.Calls()[before:] {
-		if c.Region != localenv.West || c.KeyID != env.ReplicaARN {
+		if c.Region != ddbenctest.West || c.KeyID != env.ReplicaARN {
 			t.Errorf("us-west-2 reader called KMS in %s with %s", c.Region, c.KeyID)
 		}
 	}

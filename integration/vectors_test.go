@@ -18,9 +18,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
 )
@@ -274,8 +274,8 @@ func runGroup(t *testing.T, g *vecGroup, c *vecCounts) {
 			// on S attributes of the same names shows the refusal.
 			pkType, skType = types.ScalarAttributeTypeS, types.ScalarAttributeTypeS
 		}
-		sk := localenv.Key{Name: g.sk, Type: skType}
-		if err := localenv.CreateTable(ctx, ddb, table, localenv.Key{Name: g.pk, Type: pkType}, sk, false); err != nil {
+		sk := ddbenctest.Key{Name: g.sk, Type: skType}
+		if err := ddbenctest.CreateTable(ctx, ddb, table, ddbenctest.Key{Name: g.pk, Type: pkType}, sk, false); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 		var loaded []*vecItem
@@ -494,7 +494,7 @@ func runDBESDKThroughDynamoDB(t *testing.T, root string) *vecCounts {
 		g := byConfig[id]
 		if g == nil {
 			cfgOf := tc.Config
-			g = &vecGroup{name: tc.Name(), region: localenv.East, pk: pk, sk: sk, negative: !tc.Positive(),
+			g = &vecGroup{name: tc.Name(), region: ddbenctest.East, pk: pk, sk: sk, negative: !tc.Positive(),
 				client: func(t *testing.T, ddb *dynamodb.Client, table string) (*ddbenc.Client, error) {
 					cfg, err := keyfile.DBESDKTableConfig(cfgOf, keys)
 					if err != nil {
@@ -632,7 +632,7 @@ func TestLegacyVectorsThroughDynamoDBLocal(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		region := localenv.East
+		region := ddbenctest.East
 		var prov func(t *testing.T, ddb *dynamodb.Client) ddbenc.MaterialsProvider
 		unread := ""
 		switch {

@@ -18,9 +18,9 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/dbesdk"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -32,7 +32,7 @@ const (
 // kmsWorld is a fake KMS with a multi-Region key (primary in us-east-1,
 // replica in us-west-2) and single-Region keys.
 type kmsWorld struct {
-	fake             *fakekms.Server
+	fake             *ddbenctest.KMSServer
 	url              string
 	primary, replica string // one MRK
 	single           string // single-Region key in us-east-1
@@ -41,7 +41,8 @@ type kmsWorld struct {
 
 func newKMSWorld(t *testing.T) *kmsWorld {
 	t.Helper()
-	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("keyring-kms-test")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("keyring-kms-test")})
+	url := fake.URL
 	w := &kmsWorld{fake: fake, url: url, primary: fake.CreateKey(east, true), single: fake.CreateKey(east, false), other: fake.CreateKey(east, false)}
 	var err error
 	if w.replica, err = fake.ReplicateKey(w.primary, west); err != nil {
@@ -50,13 +51,13 @@ func newKMSWorld(t *testing.T) *kmsWorld {
 	return w
 }
 
-func (w *kmsWorld) client(region string) *kms.Client { return fakekms.NewClient(w.url, region) }
+func (w *kmsWorld) client(region string) *kms.Client { return ddbenctest.NewKMSClient(w.url, region) }
 
 // mark returns the current length of the call log; since returns the calls
 // after a mark.
 func (w *kmsWorld) mark() int { return len(w.fake.Calls()) }
 
-func (w *kmsWorld) since(n int) []fakekms.Call { return w.fake.Calls()[n:] }
+func (w *kmsWorld) since(n int) []ddbenctest.KMSCall { return w.fake.Calls()[n:] }
 
 func must[T any](t *testing.T) func(T, error) T {
 	return func(v T, err error) T {
@@ -129,7 +130,7 @@ func decryptErr(t *testing.T, kr ddbenc.Keyring, stored map[string]types.Attribu
 
 // checkCalls asserts that calls are exactly the operations ops, each sent to
 // region with KeyId keyID.
-func checkCalls(t *testing.T, calls []fakekms.Call, region, keyID string, ops ...string) {
+func checkCalls(t *testing.T, calls []ddbenctest.KMSCall, region, keyID string, ops ...string) {
 	t.Helper()
 	var got []string
 	for _, c := range calls {
@@ -362,7 +363,7 @@ func TestKMSErrors(t *testing.T) {
 	var api smithy.APIError
 
 	t.Run("throttling", func(t *testing.T) {
-		w.fake.Inject(fakekms.Fault{Op: "Decrypt", Kind: fakekms.Throttle, N: 100})
+		w.fake.Inject(ddbenctest.KMSFault{Op: "Decrypt", Kind: ddbenctest.FaultThrottle, N: 100})
 		defer w.fake.Reset()
 		err := onDecrypt(kr, ec, edks)
 		if !errors.Is(err, ddbenc.ErrKeyUnavailable) || errors.Is(err, ddbenc.ErrWrongKey) || !errors.As(err, &api) || api.ErrorCode() != "ThrottlingException" {
@@ -373,7 +374,7 @@ func TestKMSErrors(t *testing.T) {
 		}
 	})
 	t.Run("internal error on encrypt", func(t *testing.T) {
-		w.fake.Inject(fakekms.Fault{Op: "GenerateDataKey", Kind: fakekms.Internal, N: 100})
+		w.fake.Inject(ddbenctest.KMSFault{Op: "GenerateDataKey", Kind: ddbenctest.FaultInternal, N: 100})
 		defer w.fake.Reset()
 		_, err := newEncryptor(t, kr).EncryptItem(ctx, testItem())
 		if !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &api) || api.ErrorCode() != "KMSInternalException" {
@@ -381,10 +382,10 @@ func TestKMSErrors(t *testing.T) {
 		}
 	})
 	t.Run("disabled key", func(t *testing.T) {
-		if err := w.fake.SetKeyState(w.single, fakekms.StateDisabled); err != nil {
+		if err := w.fake.SetKeyState(w.single, ddbenctest.KeyStateDisabled); err != nil {
 			t.Fatal(err)
 		}
-		defer w.fake.SetKeyState(w.single, fakekms.StateEnabled)
+		defer w.fake.SetKeyState(w.single, ddbenctest.KeyStateEnabled)
 		var disabled *kmstypes.DisabledException
 		if err := onDecrypt(kr, ec, edks); !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &disabled) {
 			t.Errorf("keyring: %v", err)
@@ -570,7 +571,7 @@ func TestKMSInMulti(t *testing.T) {
 	decryptWith(t, must[*keyring.KMSMRK](t)(keyring.NewKMSMRK(w.client(west), w.replica)), stored)
 	checkCalls(t, w.since(n), west, w.replica, "Decrypt")
 	// With KMS down, the multi-keyring falls back on its AES child.
-	w.fake.Inject(fakekms.Fault{Op: "Decrypt", Kind: fakekms.Throttle, N: 100})
+	w.fake.Inject(ddbenctest.KMSFault{Op: "Decrypt", Kind: ddbenctest.FaultThrottle, N: 100})
 	defer w.fake.Reset()
 	decryptWith(t, multi, stored)
 	if err := decryptErr(t, kmsKR, stored); !errors.Is(err, ddbenc.ErrKeyUnavailable) {

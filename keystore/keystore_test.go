@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/keystore"
 )
 
@@ -140,7 +140,7 @@ func (f *fakeDDB) set(id, typ string, av map[string]types.AttributeValue) {
 // world is a fake KMS (an MRK in both Regions and a single-Region key) and
 // a fake DynamoDB.
 type world struct {
-	kms                  *fakekms.Server
+	kms                  *ddbenctest.KMSServer
 	url                  string
 	ddb                  *fakeDDB
 	primary, replica, sr string
@@ -148,7 +148,8 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	s, url := fakekms.Start(t, fakekms.Options{Seed: []byte("keystore-test")})
+	s := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("keystore-test")})
+	url := s.URL
 	w := &world{kms: s, url: url, ddb: newFakeDDB()}
 	w.primary = s.CreateKey(east, true)
 	var err error
@@ -168,7 +169,7 @@ func (w *world) store(t *testing.T, cfg keystore.Config) *keystore.KeyStore {
 		cfg.DynamoDB = w.ddb
 	}
 	if cfg.KMS == nil {
-		cfg.KMS = fakekms.NewClient(w.url, east)
+		cfg.KMS = ddbenctest.NewKMSClient(w.url, east)
 	}
 	s, err := keystore.New(cfg)
 	if err != nil {
@@ -357,8 +358,8 @@ func TestReadValidation(t *testing.T) {
 			b[len(b)-1] ^= 1
 			m["enc"] = &types.AttributeValueMemberB{Value: b}
 		}, want: ddbenc.ErrDecryption},
-		{name: "31-byte plaintext", kms: &lyingKMS{KMSAPI: fakekms.NewClient(w.url, east), plaintextLen: 31}, want: ddbenc.ErrDecryption},
-		{name: "KMS reports another key", kms: &lyingKMS{KMSAPI: fakekms.NewClient(w.url, east), keyID: w.primary}, want: ddbenc.ErrWrongKey},
+		{name: "31-byte plaintext", kms: &lyingKMS{KMSAPI: ddbenctest.NewKMSClient(w.url, east), plaintextLen: 31}, want: ddbenc.ErrDecryption},
+		{name: "KMS reports another key", kms: &lyingKMS{KMSAPI: ddbenctest.NewKMSClient(w.url, east), keyID: w.primary}, want: ddbenc.ErrWrongKey},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			av := maps.Clone(good)
@@ -475,7 +476,7 @@ func TestKMSModes(t *testing.T) {
 	if _, err := writer.CreateKey(ctx, keystore.CreateKeyOptions{BranchKeyID: "mrk"}); err != nil {
 		t.Fatal(err)
 	}
-	westClient := fakekms.NewClient(w.url, west)
+	westClient := ddbenctest.NewKMSClient(w.url, west)
 	for _, tc := range []struct {
 		name       string
 		cfg        keystore.Config
@@ -528,7 +529,7 @@ func TestKMSModes(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	w := newWorld(t)
-	c := fakekms.NewClient(w.url, east)
+	c := ddbenctest.NewKMSClient(w.url, east)
 	for name, cfg := range map[string]keystore.Config{
 		"no table":                {DynamoDB: w.ddb, KMS: c, KMSKeyARN: w.sr},
 		"no DynamoDB":             {TableName: "T", KMS: c, KMSKeyARN: w.sr},

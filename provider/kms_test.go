@@ -17,30 +17,31 @@ import (
 
 	"github.com/ddbec/ddbec-go/actions"
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
 )
 
 type kmsEnv struct {
-	fake  *fakekms.Server
-	clock *fakekms.Clock
+	fake  *ddbenctest.KMSServer
+	clock *ddbenctest.Clock
 	url   string
 }
 
 func startKMS(t *testing.T, replicaDelay time.Duration) *kmsEnv {
 	t.Helper()
-	clock := fakekms.NewClock()
-	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("provider-test"), ReplicaDelay: replicaDelay, Now: clock.Now})
+	clock := ddbenctest.NewClock()
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("provider-test"), ReplicaDelay: replicaDelay, Now: clock.Now})
+	url := fake.URL
 	return &kmsEnv{fake: fake, clock: clock, url: url}
 }
 
 // client returns a real SDK client; tests that do not exercise retries make
 // one attempt only.
 func (e *kmsEnv) client(region string, attempts int) *kms.Client {
-	return fakekms.NewClient(e.url, region, func(o *kms.Options) { o.RetryMaxAttempts = attempts })
+	return ddbenctest.NewKMSClient(e.url, region, func(o *kms.Options) { o.RetryMaxAttempts = attempts })
 }
 
 // mrk creates a multi-Region key in us-east-1 with a replica in us-west-2.
@@ -677,7 +678,7 @@ func TestKMSFaults(t *testing.T) {
 	}
 	// Throttling within the SDK's retries is invisible.
 	e.fake.Reset()
-	e.fake.Inject(fakekms.Fault{Op: "GenerateDataKey", Kind: fakekms.Throttle, N: 2})
+	e.fake.Inject(ddbenctest.KMSFault{Op: "GenerateDataKey", Kind: ddbenctest.FaultThrottle, N: 2})
 	if err := encrypt(e.client("us-east-1", 3)); err != nil {
 		t.Fatalf("throttled twice: %v", err)
 	}
@@ -685,7 +686,7 @@ func TestKMSFaults(t *testing.T) {
 		t.Errorf("GenerateDataKey calls = %d, want 3 (two retries)", n)
 	}
 	// A 500 surfaces typed.
-	e.fake.Inject(fakekms.Fault{Kind: fakekms.Internal, N: 1})
+	e.fake.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultInternal, N: 1})
 	err := encrypt(e.client("us-east-1", 1))
 	var internal *kmstypes.KMSInternalException
 	if !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &internal) {
@@ -696,20 +697,20 @@ func TestKMSFaults(t *testing.T) {
 		t.Errorf("500: not a *ddbenc.Error naming the table: %v", err)
 	}
 	// A disabled key, then a key pending deletion.
-	if err := e.fake.SetKeyState(k, fakekms.StateDisabled); err != nil {
+	if err := e.fake.SetKeyState(k, ddbenctest.KeyStateDisabled); err != nil {
 		t.Fatal(err)
 	}
 	var disabled *kmstypes.DisabledException
 	if err := encrypt(e.client("us-east-1", 1)); !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &disabled) {
 		t.Errorf("disabled key: %v", err)
 	}
-	e.fake.SetKeyState(k, fakekms.StatePendingDeletion)
+	e.fake.SetKeyState(k, ddbenctest.KeyStatePendingDeletion)
 	var invalidState *kmstypes.KMSInvalidStateException
 	if err := encrypt(e.client("us-east-1", 1)); !errors.Is(err, ddbenc.ErrKeyUnavailable) || !errors.As(err, &invalidState) {
 		t.Errorf("key pending deletion: %v", err)
 	}
 	// A cancelled context passes through untouched.
-	e.fake.SetKeyState(k, fakekms.StateEnabled)
+	e.fake.SetKeyState(k, ddbenctest.KeyStateEnabled)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	if _, err := encryptorFor(t, directKMS(t, e.client("us-east-1", 1), k)).EncryptItem(cctx, customer("c")); !errors.Is(err, context.Canceled) {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/legacy"
 	"github.com/ddbec/ddbec-go/provider"
 	"github.com/ddbec/ddbec-go/signing"
@@ -70,7 +70,7 @@ func (s *countingStore) GetOrCreate(_ context.Context, _ string, v int64) (ddben
 func TestMostRecentCachesAndRotates(t *testing.T) {
 	ctx := context.Background()
 	store := &countingStore{versions: map[int64]ddbenc.MaterialsProvider{}}
-	clock := fakekms.NewClock()
+	clock := ddbenctest.NewClock()
 	mr, err := provider.NewMostRecent(store, "m", func(o *provider.MostRecentOptions) { o.TTL = time.Minute; o.CacheSize = 2; o.Now = clock.Now })
 	if err != nil {
 		t.Fatal(err)
@@ -309,9 +309,9 @@ type result struct {
 	err error
 }
 
-func newMR(t testing.TB, s provider.MaterialStore, optFns ...func(*provider.MostRecentOptions)) (*provider.MostRecent, *fakekms.Clock) {
+func newMR(t testing.TB, s provider.MaterialStore, optFns ...func(*provider.MostRecentOptions)) (*provider.MostRecent, *ddbenctest.Clock) {
 	t.Helper()
-	clock := fakekms.NewClock()
+	clock := ddbenctest.NewClock()
 	mr, err := provider.NewMostRecent(s, "m", append([]func(*provider.MostRecentOptions){func(o *provider.MostRecentOptions) {
 		o.TTL, o.Now = time.Minute, clock.Now
 	}}, optFns...)...)
@@ -365,20 +365,20 @@ func TestMostRecentHitsDoNotWaitForMisses(t *testing.T) {
 		name string
 		// hold holds a store call and returns the miss to start and what
 		// the waiters must get.
-		hold func(t *testing.T, s *gatedStore, clock *fakekms.Clock, mr *provider.MostRecent) (miss func(context.Context) result, want []byte, release func())
+		hold func(t *testing.T, s *gatedStore, clock *ddbenctest.Clock, mr *provider.MostRecent) (miss func(context.Context) result, want []byte, release func())
 		// wantLoads and wantMax are the store calls after the test.
 		wantLoads map[int64]int64
 		wantMax   int
 	}{{
 		name: "load of an uncached version",
-		hold: func(t *testing.T, s *gatedStore, _ *fakekms.Clock, mr *provider.MostRecent) (func(context.Context) result, []byte, func()) {
+		hold: func(t *testing.T, s *gatedStore, _ *ddbenctest.Clock, mr *provider.MostRecent) (func(context.Context) result, []byte, func()) {
 			return func(ctx context.Context) result { return decryptKey(ctx, mr, 7) }, tagged{7, 1}.key(), s.hold(t, 7)
 		},
 		wantLoads: map[int64]int64{1: 1, 7: 1},
 		wantMax:   1,
 	}, {
 		name: "refresh of the newest version",
-		hold: func(t *testing.T, s *gatedStore, clock *fakekms.Clock, mr *provider.MostRecent) (func(context.Context) result, []byte, func()) {
+		hold: func(t *testing.T, s *gatedStore, clock *ddbenctest.Clock, mr *provider.MostRecent) (func(context.Context) result, []byte, func()) {
 			clock.Advance(2 * time.Minute)
 			if got := decryptKey(ctx, mr, 1); got.err != nil { // reload 1 for the hits
 				t.Fatal(got.err)

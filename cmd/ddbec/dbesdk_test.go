@@ -12,9 +12,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 )
@@ -596,7 +596,8 @@ func TestDBESDKUsageErrors(t *testing.T) {
 // us-west-2; another key is refused.
 func TestKMSKeyrings(t *testing.T) {
 	fakeAWSEnv(t)
-	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-dbesdk")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("cli-dbesdk")})
+	kmsURL := fake.URL
 	primary := fake.CreateKey("us-east-1", true)
 	replica, err := fake.ReplicateKey(primary, "us-west-2")
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -12,10 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
-	"github.com/ddbec/ddbec-go/internal/ddblocal"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
 )
 
 // envRunMain makes the test binary run the CLI instead of the tests, so that
@@ -64,17 +62,10 @@ var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4
 // wrong branch key id, KMS key or logical name is refused (exit 1, nothing
 // on stdout).
 func TestHierarchyKeyStoreProcesses(t *testing.T) {
-	ctx := context.Background()
-	inst, err := ddblocal.Start(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and DynamoDB Local cannot start: %v", err)
-		}
-		t.Skipf("SKIPPED: DynamoDB Local unavailable: %v", err)
-	}
-	defer inst.Stop()
+	inst := ddbenctest.StartDynamoDB(t)
 	fakeAWSEnv(t)
-	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-hierarchy")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("cli-hierarchy")})
+	kmsURL := fake.URL
 	key := fake.CreateKey("us-east-1", true)
 	otherKey := fake.CreateKey("us-east-1", true)
 

@@ -4,12 +4,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 func TestKMSProviderMRK(t *testing.T) {
 	fakeAWSEnv(t)
-	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("cli")})
+	kmsURL := fake.URL
 	primary := fake.CreateKey("us-east-1", true)
 	replica, err := fake.ReplicateKey(primary, "us-west-2")
 	if err != nil {

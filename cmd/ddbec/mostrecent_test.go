@@ -2,33 +2,25 @@ package main
 
 import (
 	"context"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/ddbec/ddbec-go/internal/ddblocal"
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/provider"
 )
 
 func TestMostRecentProvider(t *testing.T) {
 	ctx := context.Background()
-	inst, err := ddblocal.Start(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and DynamoDB Local cannot start: %v", err)
-		}
-		t.Skipf("SKIPPED: DynamoDB Local unavailable: %v", err)
-	}
-	defer inst.Stop()
+	inst := ddbenctest.StartDynamoDB(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDLOCAL")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "local-secret")
 	t.Setenv("AWS_CONFIG_FILE", "/dev/null")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	fake, kmsURL := fakekms.Start(t, fakekms.Options{Seed: []byte("cli-mr")})
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("cli-mr")})
+	kmsURL := fake.URL
 	key := fake.CreateKey("us-east-1", true)
 	if err := provider.CreateMetaStoreTable(ctx, inst.Client("us-east-1"), "CLIMeta"); err != nil {
 		t.Fatal(err)

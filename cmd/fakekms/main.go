@@ -1,4 +1,4 @@
-// Command fakekms runs the in-memory fake AWS KMS (internal/fakekms) on a
+// Command fakekms runs the in-memory fake AWS KMS (ddbenctest.KMS) on a
 // local address, for tests, examples and the CLI. It models multi-Region
 // keys: the Region of each request comes from its SigV4 signature.
 //
@@ -31,7 +31,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 // KeySpec is one preloaded key.
@@ -80,7 +80,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%s: %w", *keysFile, err)
 		}
 	}
-	fake := fakekms.New(fakekms.Options{Account: *account, Seed: []byte(*seed), ReplicaDelay: *delay})
+	fake := ddbenctest.NewKMS(ddbenctest.KMSOptions{Account: *account, Seed: []byte(*seed), ReplicaDelay: *delay})
 	var arns []string
 	for _, s := range specs {
 		if s.Region == "" {

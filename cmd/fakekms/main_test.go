@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 func TestServeWithPreloadedKeys(t *testing.T) {
@@ -38,8 +38,8 @@ func TestServeWithPreloadedKeys(t *testing.T) {
 	if len(ready.Keys) != 3 || !strings.Contains(ready.Keys[1], ":us-west-2:") || !strings.HasPrefix(ready.Endpoint, "http://127.0.0.1:") {
 		t.Fatalf("ready %+v", ready)
 	}
-	west := fakekms.NewClient(ready.Endpoint, "us-west-2")
-	gdk, err := fakekms.NewClient(ready.Endpoint, "us-east-1").GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: &ready.Keys[0], NumberOfBytes: aws.Int32(32)})
+	west := ddbenctest.NewKMSClient(ready.Endpoint, "us-west-2")
+	gdk, err := ddbenctest.NewKMSClient(ready.Endpoint, "us-east-1").GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: &ready.Keys[0], NumberOfBytes: aws.Int32(32)})
 	if err != nil {
 		t.Fatal(err)
 	}

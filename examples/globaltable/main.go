@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,7 +32,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/keystore"
 )
 
@@ -39,8 +40,8 @@ func main() {
 	table := flag.String("table", "", "real AWS: an existing global table with partition key employeeId (S)")
 	eastKey := flag.String("east-key-arn", "", "real AWS: the MRK's ARN in the first Region")
 	westKey := flag.String("west-key-arn", "", "real AWS: the replica's ARN in the second Region")
-	eastRegion := flag.String("east-region", localenv.East, "first Region")
-	westRegion := flag.String("west-region", localenv.West, "second Region")
+	eastRegion := flag.String("east-region", ddbenctest.East, "first Region")
+	westRegion := flag.String("west-region", ddbenctest.West, "second Region")
 	timeout := flag.Duration("replication-timeout", 2*time.Minute, "how long to wait for replication")
 	format := flag.String("format", "legacy", "item format: legacy (DynamoDB Encryption Client) or dbesdk (AWS Database Encryption SDK)")
 	mostRecent := flag.Bool("most-recent", false, "legacy format: use the most-recent provider over a replicated MetaStore table (one KMS call per material version, not per item)")
@@ -84,11 +85,11 @@ func main() {
 func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westRegion string, timeout time.Duration) error {
 	var east, west region
 	var wrongKey string
-	var env *localenv.Env
+	var env *ddbenctest.Env
 	if table == "" && eastKey == "" && westKey == "" {
 		fmt.Println("Local mode: fake KMS, DynamoDB Local, stream replicator (pass -table, -east-key-arn, -west-key-arn for real AWS).")
 		var err error
-		if env, err = localenv.Start(ctx); err != nil {
+		if env, err = ddbenctest.NewEnv(ctx, ddbenctest.EnvOptions{KMSEndpoint: os.Getenv(ddbenctest.EnvKMSEndpoint)}); err != nil {
 			return err
 		}
 		defer func() {
@@ -97,27 +98,27 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 			}
 		}()
 		table = "Employees"
-		if err := env.CreateGlobalTable(ctx, table, localenv.Key{Name: "employeeId", Type: types.ScalarAttributeTypeS}, localenv.Key{}); err != nil {
+		if err := env.CreateGlobalTable(ctx, table, ddbenctest.Key{Name: "employeeId", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{}); err != nil {
 			return err
 		}
 		if m.keyStoreTable != "" {
-			if err := env.CreateGlobalTable(ctx, m.keyStoreTable, localenv.Key{Name: keystore.AttrBranchKeyID, Type: types.ScalarAttributeTypeS}, localenv.Key{Name: keystore.AttrType, Type: types.ScalarAttributeTypeS}); err != nil {
+			if err := env.CreateGlobalTable(ctx, m.keyStoreTable, ddbenctest.Key{Name: keystore.AttrBranchKeyID, Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: keystore.AttrType, Type: types.ScalarAttributeTypeS}); err != nil {
 				return err
 			}
 		}
 		if m.metaTable != "" {
-			if err := env.CreateGlobalTable(ctx, m.metaTable, localenv.Key{Name: "N", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
+			if err := env.CreateGlobalTable(ctx, m.metaTable, ddbenctest.Key{Name: "N", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "V", Type: types.ScalarAttributeTypeN}); err != nil {
 				return err
 			}
 		}
-		east = region{localenv.East, env.DynamoDB(localenv.East), env.KMSClient(localenv.East), env.PrimaryARN}
-		west = region{localenv.West, env.DynamoDB(localenv.West), env.KMSClient(localenv.West), env.ReplicaARN}
+		east = region{ddbenctest.East, env.DynamoDB(ddbenctest.East), env.KMSClient(ddbenctest.East), env.PrimaryARN}
+		west = region{ddbenctest.West, env.DynamoDB(ddbenctest.West), env.KMSClient(ddbenctest.West), env.ReplicaARN}
 		other, err := west.kms.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)}) // another MRK of the same account
 		if err != nil {
 			return err
 		}
 		wrongKey = *other.KeyMetadata.Arn
-		fmt.Printf("DynamoDB Local %s, fake KMS %s\n", env.DDB.Endpoint, env.KMSEndpoint)
+		fmt.Printf("DynamoDB Local %s, fake KMS %s\n", env.DynamoDBLocal.Endpoint, env.KMSEndpoint)
 	} else {
 		if table == "" || eastKey == "" || westKey == "" {
 			return errors.New("real AWS mode needs -table, -east-key-arn and -west-key-arn")
@@ -163,11 +164,16 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 		if err != nil {
 			return err
 		}
+		mark := s.mark()
 		_, err = reader.GetItem(ctx, &dynamodb.GetItemInput{TableName: &table, Key: key(id + "-a")})
 		if !errors.Is(err, ddbenc.ErrWrongKey) {
 			return fmt.Errorf("a reader with the wrong key got %v, want ErrWrongKey", err)
 		}
-		fmt.Println("refused, as it must be:", err)
+		fmt.Printf("refused: ddbenc.ErrWrongKey (%s)\n", strings.TrimPrefix(ddbenc.ErrWrongKey.Error(), "ddbenc: "))
+		fmt.Println("  full error:", err)
+		if err := s.kmsCalls(mark, west.name, east.name, "reader with the wrong key"); err != nil {
+			return err
+		}
 	}
 
 	fmt.Printf("\n== The reverse direction: write in %s, read in %s\n", west.name, east.name)
@@ -181,7 +187,7 @@ func run(ctx context.Context, m mode, table, eastKey, westKey, eastRegion, westR
 // setUpBranchKey creates the branch key in the first Region's key store,
 // under the first Region's ARN of the multi-Region key, unless one was
 // given, and waits until the second Region's copy of the key store has it.
-func setUpBranchKey(ctx context.Context, m *mode, east, west region, env *localenv.Env, timeout time.Duration) error {
+func setUpBranchKey(ctx context.Context, m *mode, east, west region, env *ddbenctest.Env, timeout time.Duration) error {
 	fmt.Printf("Branch keys live in the replicated key store table %s.\n", m.keyStoreTable)
 	if m.branchKeyID == "" {
 		store, err := east.keyStore(*m, east.keyARN)
@@ -211,7 +217,7 @@ func setUpBranchKey(ctx context.Context, m *mode, east, west region, env *locale
 		return err
 	}
 	for _, typ := range []string{keystore.TypeActive, keystore.TypeVersionPrefix + info.ActiveVersion} {
-		if _, err := localenv.WaitForItem(ctx, west.ddb, m.keyStoreTable, map[string]types.AttributeValue{
+		if _, err := ddbenctest.WaitForItem(ctx, west.ddb, m.keyStoreTable, map[string]types.AttributeValue{
 			keystore.AttrBranchKeyID: &types.AttributeValueMemberS{Value: m.branchKeyID},
 			keystore.AttrType:        &types.AttributeValueMemberS{Value: typ},
 		}, timeout, nil); err != nil {

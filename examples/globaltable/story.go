@@ -12,8 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
-	"github.com/ddbec/ddbec-go/internal/dbesdk"
-	"github.com/ddbec/ddbec-go/internal/localenv"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 // stories runs the story in one mode and keeps the KMS call counts.
@@ -21,7 +20,7 @@ type stories struct {
 	mode    mode
 	table   string
 	timeout time.Duration
-	env     *localenv.Env // nil against real AWS
+	env     *ddbenctest.Env // nil against real AWS
 }
 
 func key(id string) map[string]types.AttributeValue {
@@ -51,17 +50,17 @@ func (s *stories) story(ctx context.Context, id string, from, to region) error {
 	if _, err := writer.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: record}); err != nil {
 		return err
 	}
-	if err := s.kmsCalls(mark, from.name, "writer"); err != nil {
+	if err := s.kmsCalls(mark, from.name, to.name, "writer"); err != nil {
 		return err
 	}
-	stored, err := localenv.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
+	stored, err := ddbenctest.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
 	if err != nil {
 		return err
 	}
 	if s.mode.metaTable != "" {
 		// The reader loads the item's material version from its own Region's
 		// copy of the MetaStore: wait for that to replicate too.
-		if _, err := localenv.WaitForItem(ctx, to.ddb, s.mode.metaTable, map[string]types.AttributeValue{
+		if _, err := ddbenctest.WaitForItem(ctx, to.ddb, s.mode.metaTable, map[string]types.AttributeValue{
 			"N": &types.AttributeValueMemberS{Value: "employees"}, "V": &types.AttributeValueMemberN{Value: "0"},
 		}, s.timeout, nil); err != nil {
 			return err
@@ -88,7 +87,7 @@ func (s *stories) story(ctx context.Context, id string, from, to region) error {
 	if len(out.Item) != len(record) {
 		return fmt.Errorf("read back %d attributes, wrote %d", len(out.Item), len(record))
 	}
-	if err := s.kmsCalls(mark, to.name, "reader"); err != nil {
+	if err := s.kmsCalls(mark, to.name, from.name, "reader"); err != nil {
 		return err
 	}
 	if s.mode.keyStoreTable != "" {
@@ -129,23 +128,19 @@ func (s *stories) cached(ctx context.Context, id string, record map[string]types
 func printStored(stored map[string]types.AttributeValue) error {
 	for _, name := range slices.Sorted(maps.Keys(stored)) {
 		fmt.Printf("  %-22s %s\n", name, describe(stored[name]))
-		if name != dbesdk.HeadAttribute {
+		if name != ddbenc.HeaderAttribute {
 			continue
 		}
-		b, ok := stored[name].(*types.AttributeValueMemberB)
-		if !ok {
-			return fmt.Errorf("%s is not binary", name)
-		}
-		h, err := dbesdk.InspectHeader(b.Value)
+		h, err := ddbenc.InspectItemHeader(stored)
 		if err != nil {
 			return err
 		}
-		ids := make([]string, len(h.EDKs))
-		for i, e := range h.EDKs {
+		ids := make([]string, len(h.EncryptedDataKeys))
+		for i, e := range h.EncryptedDataKeys {
 			ids[i] = e.ProviderID
 		}
 		fmt.Printf("    header: version %d, suite %s (0x%04x), legend %q, EDK provider ids %q\n",
-			h.Version, dbesdk.SuiteName(h.Suite), uint16(h.Suite), h.Legend, ids)
+			h.Version, h.Suite, uint16(h.Suite), h.Legend, ids)
 	}
 	return nil
 }
@@ -169,9 +164,10 @@ func (s *stories) mark() int {
 }
 
 // kmsCalls prints the KMS calls made since mark, by Region and operation,
-// and fails if any went to another Region than the caller's own. Against
-// real AWS (no fake KMS to count at) it prints nothing.
-func (s *stories) kmsCalls(mark int, own, who string) error {
+// then how many went to the other Region, and fails if any went to another
+// Region than the caller's own. Against real AWS (no fake KMS to count at)
+// it prints nothing.
+func (s *stories) kmsCalls(mark int, own, other, who string) error {
 	if s.env == nil || s.env.KMS == nil {
 		return nil
 	}
@@ -189,6 +185,13 @@ func (s *stories) kmsCalls(mark int, own, who string) error {
 	for _, k := range slices.Sorted(maps.Keys(counts)) {
 		fmt.Printf("  KMS calls by the %s %s: %-28s %d\n", own, who, k, counts[k])
 	}
+	toOther := 0
+	for _, f := range foreign {
+		if strings.HasPrefix(f, other+" ") {
+			toOther++
+		}
+	}
+	fmt.Printf("%s %s: %d KMS calls to %s (checked)\n", own, who, toOther, other)
 	if len(foreign) > 0 {
 		return fmt.Errorf("the %s %s called KMS in another Region: %v", own, who, foreign)
 	}
@@ -228,7 +231,7 @@ func (s *stories) beforeMigration(ctx context.Context, id string, from, to regio
 	if _, err := old.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: record}); err != nil {
 		return err
 	}
-	stored, err := localenv.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
+	stored, err := ddbenctest.WaitForItem(ctx, to.ddb, s.table, key(id), s.timeout, nil)
 	if err != nil {
 		return err
 	}
@@ -254,5 +257,5 @@ func (s *stories) beforeMigration(ctx context.Context, id string, from, to regio
 	}
 	fmt.Printf("%s reader (new configuration, legacy policy %s) read it as a %s item: name %q, email %q\n",
 		to.name, ddbenc.ForbidLegacyEncryptAllowLegacyDecrypt, formats[0], out.Item["name"].(*types.AttributeValueMemberS).Value, out.Item["email"].(*types.AttributeValueMemberS).Value)
-	return s.kmsCalls(mark, to.name, "reader")
+	return s.kmsCalls(mark, to.name, from.name, "reader")
 }

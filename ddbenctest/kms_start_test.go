@@ -1,4 +1,4 @@
-package fakekms_test
+package ddbenctest_test
 
 import (
 	"context"
@@ -8,16 +8,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 func TestStartServesAndCleansUp(t *testing.T) {
 	var url string
 	t.Run("serve", func(t *testing.T) {
-		fake, u := fakekms.Start(t, fakekms.Options{Seed: []byte("start")})
+		fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("start")})
+		u := fake.URL
 		url = u
 		key := fake.CreateKey("us-east-1", false)
-		out, err := fakekms.NewClient(url, "us-east-1").Encrypt(context.Background(), &kms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("x")})
+		out, err := ddbenctest.NewKMSClient(url, "us-east-1").Encrypt(context.Background(), &kms.EncryptInput{KeyId: aws.String(key), Plaintext: []byte("x")})
 		if err != nil || *out.KeyId != key {
 			t.Fatalf("Encrypt through Start's server: %v", err)
 		}

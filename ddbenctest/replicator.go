@@ -1,11 +1,4 @@
-// Package replicator simulates DynamoDB global-table replication between two
-// Regions of DynamoDB Local (which has no global tables): it reads the source
-// table's stream and writes each new image, byte for byte, into the
-// same-named table of the destination Region, and deletes removed items. It
-// never decrypts anything. Running one replicator each way gives both
-// directions; a write that changes nothing is not applied again, so an item
-// does not bounce between Regions.
-package replicator
+package ddbenctest
 
 import (
 	"bytes"
@@ -25,7 +18,13 @@ import (
 	"github.com/ddbec/ddbec-go/internal/legacy"
 )
 
-// Replicator copies one table's changes from a source to a destination Region.
+// Replicator simulates DynamoDB global-table replication of one table from
+// a source to a destination Region of DynamoDB Local (which has no global
+// tables): it reads the source table's stream and writes each new image,
+// byte for byte, into the same-named table of the destination, and deletes
+// removed items. It never decrypts anything. Running one each way gives
+// both directions (Env.CreateGlobalTable does); a write that changes nothing
+// is not applied again, so an item does not bounce between Regions.
 type Replicator struct {
 	table   string
 	src     *dynamodb.Client
@@ -41,15 +40,15 @@ type Replicator struct {
 	lastPoll time.Time
 }
 
-// Start begins replicating table (which must have a stream with new images)
-// from src to dst. Stop it with Stop.
-func Start(ctx context.Context, table string, src *dynamodb.Client, streams *dynamodbstreams.Client, dst *dynamodb.Client) (*Replicator, error) {
+// NewReplicator begins replicating table (which must have a stream with new
+// images) from src to dst. Close it when done.
+func NewReplicator(ctx context.Context, table string, src *dynamodb.Client, streams *dynamodbstreams.Client, dst *dynamodb.Client) (*Replicator, error) {
 	d, err := src.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil {
 		return nil, err
 	}
 	if d.Table.LatestStreamArn == nil {
-		return nil, fmt.Errorf("replicator: table %s has no stream", table)
+		return nil, fmt.Errorf("ddbenctest: replicator: table %s has no stream", table)
 	}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &Replicator{table: table, src: src, streams: streams, dst: dst, poll: 50 * time.Millisecond, cancel: cancel, done: make(chan struct{})}
@@ -57,8 +56,8 @@ func Start(ctx context.Context, table string, src *dynamodb.Client, streams *dyn
 	return r, nil
 }
 
-// Stop stops replication and returns the first error it met, if any.
-func (r *Replicator) Stop() error {
+// Close stops replication and returns the first error it met, if any.
+func (r *Replicator) Close() error {
 	r.cancel()
 	<-r.done
 	r.mu.Lock()
@@ -130,7 +129,7 @@ func (r *Replicator) fail(err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.err == nil {
-		r.err = fmt.Errorf("replicator %s: %w", r.table, err)
+		r.err = fmt.Errorf("ddbenctest: replicator %s: %w", r.table, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package fakekms_test
+package ddbenctest_test
 
 import (
 	"bytes"
@@ -14,24 +14,25 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
 
-	"github.com/ddbec/ddbec-go/internal/fakekms"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 type env struct {
-	fake  *fakekms.Server
-	clock *fakekms.Clock
+	fake  *ddbenctest.KMSServer
+	clock *ddbenctest.Clock
 	url   string
 }
 
 func start(t *testing.T, delay time.Duration) *env {
 	t.Helper()
-	clock := fakekms.NewClock()
-	fake, url := fakekms.Start(t, fakekms.Options{Seed: []byte("test"), ReplicaDelay: delay, Now: clock.Now})
+	clock := ddbenctest.NewClock()
+	fake := ddbenctest.StartKMS(t, ddbenctest.KMSOptions{Seed: []byte("test"), ReplicaDelay: delay, Now: clock.Now})
+	url := fake.URL
 	return &env{fake: fake, clock: clock, url: url}
 }
 
 func (e *env) client(region string, optFns ...func(*kms.Options)) *kms.Client {
-	return fakekms.NewClient(e.url, region, optFns...)
+	return ddbenctest.NewKMSClient(e.url, region, optFns...)
 }
 
 func apiCode(err error) string {
@@ -238,7 +239,7 @@ func TestFaultsAndCounters(t *testing.T) {
 	}
 	// Two throttles: the SDK's standard retryer (3 attempts) gets through.
 	e.fake.Reset()
-	e.fake.Inject(fakekms.Fault{Op: "GenerateDataKey", Kind: fakekms.Throttle, N: 2})
+	e.fake.Inject(ddbenctest.KMSFault{Op: "GenerateDataKey", Kind: ddbenctest.FaultThrottle, N: 2})
 	if err := gen(c); err != nil {
 		t.Fatalf("after two throttles: %v", err)
 	}
@@ -246,13 +247,13 @@ func TestFaultsAndCounters(t *testing.T) {
 		t.Errorf("GenerateDataKey calls = %d, want 3", n)
 	}
 	// Throttling beyond the retries surfaces as ThrottlingException.
-	e.fake.Inject(fakekms.Fault{Kind: fakekms.Throttle, N: 5})
+	e.fake.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultThrottle, N: 5})
 	if err := gen(c); apiCode(err) != "ThrottlingException" {
 		t.Errorf("persistent throttling: %v", err)
 	}
 	e.fake.Reset()
 	// A 500 without retries: typed KMSInternalException with its HTTP status.
-	e.fake.Inject(fakekms.Fault{Kind: fakekms.Internal, N: 1})
+	e.fake.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultInternal, N: 1})
 	err := gen(e.client("us-east-1", func(o *kms.Options) { o.RetryMaxAttempts = 1 }))
 	var internal *kmstypes.KMSInternalException
 	var re interface{ HTTPStatusCode() int }
@@ -260,7 +261,7 @@ func TestFaultsAndCounters(t *testing.T) {
 		t.Errorf("injected 500: %v", err)
 	}
 	// Latency past the caller's deadline.
-	e.fake.Inject(fakekms.Fault{Kind: fakekms.Latency, Delay: 2 * time.Second, N: 1})
+	e.fake.Inject(ddbenctest.KMSFault{Kind: ddbenctest.FaultLatency, Delay: 2 * time.Second, N: 1})
 	dctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	_, err = c.GenerateDataKey(dctx, &kms.GenerateDataKeyInput{KeyId: &k, NumberOfBytes: aws.Int32(32)})

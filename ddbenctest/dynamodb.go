@@ -1,14 +1,4 @@
-// Package ddblocal runs DynamoDB Local for tests and the example.
-//
-// Start uses DDBEC_DYNAMODB_ENDPOINT when it is set (docker-compose users, or
-// an instance already running). Otherwise it finds DynamoDB Local in a cache
-// directory ($DDBEC_CACHE_DIR, else the user cache directory + /ddbec),
-// fetching it once with `npm pack amplify-dynamodb-simulator@2.9.30` (which
-// ships DynamoDB Local 1.25.1), and starts it with Java on a free 127.0.0.1
-// port, in memory. Without -sharedDb, clients signing for different Regions
-// see separate tables: that is how two Regions of a global table live in one
-// process.
-package ddblocal
+package ddbenctest
 
 import (
 	"archive/tar"
@@ -23,6 +13,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -33,33 +25,60 @@ import (
 
 // Environment variables.
 const (
-	EnvEndpoint = "DDBEC_DYNAMODB_ENDPOINT"
+	// EnvDynamoDBEndpoint names a DynamoDB Local already running (for
+	// example http://localhost:8000 from docker-compose) to use instead of
+	// starting one.
+	EnvDynamoDBEndpoint = "DDBEC_DYNAMODB_ENDPOINT"
+	// EnvCacheDir is where DynamoDB Local is kept once fetched (default: the
+	// user cache directory + /ddbec).
 	EnvCacheDir = "DDBEC_CACHE_DIR"
 	npmPackage  = "amplify-dynamodb-simulator@2.9.30"
 	version     = "1.25.1"
 )
 
-// Instance is a running (or external) DynamoDB Local.
-type Instance struct {
+// DynamoDB is a running DynamoDB Local: one this package started, or the one
+// at DDBEC_DYNAMODB_ENDPOINT.
+type DynamoDB struct {
+	// Endpoint is the URL to give an SDK client's BaseEndpoint.
 	Endpoint string
 	cmd      *exec.Cmd
 	logFile  *os.File
 	done     chan struct{}
+	stop     sync.Once
 }
 
-// Start returns a running DynamoDB Local. Stop it with Stop.
-func Start(ctx context.Context) (*Instance, error) {
-	if ep := os.Getenv(EnvEndpoint); ep != "" {
+// StartDynamoDB returns a running DynamoDB Local (see NewDynamoDB) and stops
+// it when tb and its subtests end. If DynamoDB Local cannot start it skips
+// tb with the reason, or fails it when CI=true.
+func StartDynamoDB(tb testing.TB) *DynamoDB {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	d, err := NewDynamoDB(ctx)
+	if err != nil {
+		unavailable(tb, "DynamoDB Local", err)
+		return nil
+	}
+	tb.Cleanup(func() { d.Close() })
+	return d
+}
+
+// NewDynamoDB returns a running DynamoDB Local: the one at
+// DDBEC_DYNAMODB_ENDPOINT when that is set, else a new in-memory one on a
+// free loopback port (fetched with npm into the cache directory on first
+// use; it needs Java 17 or later). Close it when done.
+func NewDynamoDB(ctx context.Context) (*DynamoDB, error) {
+	if ep := os.Getenv(EnvDynamoDBEndpoint); ep != "" {
 		if err := waitReady(ctx, ep, 30*time.Second); err != nil {
-			return nil, fmt.Errorf("ddblocal: %s=%s does not answer: %w", EnvEndpoint, ep, err)
+			return nil, fmt.Errorf("ddbenctest: %s=%s does not answer: %w", EnvDynamoDBEndpoint, ep, err)
 		}
-		return &Instance{Endpoint: ep}, nil
+		return &DynamoDB{Endpoint: ep}, nil
 	}
 	java, err := exec.LookPath("java")
 	if err != nil {
-		return nil, errors.New("ddblocal: java not found (install a Java 17 runtime, e.g. apt-get install openjdk-17-jre-headless, or set " + EnvEndpoint + ")")
+		return nil, errors.New("ddbenctest: java not found (install a Java 17 runtime, e.g. apt-get install openjdk-17-jre-headless, or set " + EnvDynamoDBEndpoint + ")")
 	}
-	dir, err := Ensure(ctx)
+	dir, err := ensure(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -77,14 +96,14 @@ func Start(ctx context.Context) (*Instance, error) {
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		logFile.Close()
-		return nil, fmt.Errorf("ddblocal: starting java: %w", err)
+		return nil, fmt.Errorf("ddbenctest: starting java: %w", err)
 	}
-	inst := &Instance{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logFile: logFile, done: make(chan struct{})}
+	inst := &DynamoDB{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, logFile: logFile, done: make(chan struct{})}
 	go func() { cmd.Wait(); close(inst.done) }()
 	if err := waitReady(ctx, inst.Endpoint, 60*time.Second, inst.done); err != nil {
-		inst.Stop()
+		inst.Close()
 		log, _ := os.ReadFile(logFile.Name())
-		return nil, fmt.Errorf("ddblocal: DynamoDB Local did not start: %w\n%s", err, tail(string(log), 2000))
+		return nil, fmt.Errorf("ddbenctest: DynamoDB Local did not start: %w\n%s", err, tail(string(log), 2000))
 	}
 	return inst, nil
 }
@@ -96,18 +115,24 @@ func tail(s string, n int) string {
 	return s
 }
 
-// Stop stops a DynamoDB Local this package started.
-func (i *Instance) Stop() {
+// Close stops a DynamoDB Local this package started (one at
+// DDBEC_DYNAMODB_ENDPOINT is left running). Calling it again does nothing.
+func (i *DynamoDB) Close() error {
 	if i == nil || i.cmd == nil {
-		return
+		return nil
 	}
-	i.cmd.Process.Kill()
-	select {
-	case <-i.done:
-	case <-time.After(10 * time.Second):
-	}
-	i.logFile.Close()
-	os.Remove(i.logFile.Name())
+	var err error
+	i.stop.Do(func() {
+		i.cmd.Process.Kill()
+		select {
+		case <-i.done:
+		case <-time.After(10 * time.Second):
+			err = errors.New("ddbenctest: DynamoDB Local did not exit within 10s of being killed")
+		}
+		i.logFile.Close()
+		os.Remove(i.logFile.Name())
+	})
+	return err
 }
 
 func freePort() (int, error) {
@@ -148,8 +173,8 @@ func waitReady(ctx context.Context, endpoint string, timeout time.Duration, exit
 	}
 }
 
-// CacheDir returns where DynamoDB Local is kept.
-func CacheDir() (string, error) {
+// cacheDir returns where DynamoDB Local is kept.
+func cacheDir() (string, error) {
 	if d := os.Getenv(EnvCacheDir); d != "" {
 		return d, nil
 	}
@@ -160,11 +185,11 @@ func CacheDir() (string, error) {
 	return filepath.Join(d, "ddbec"), nil
 }
 
-// Ensure returns the directory holding DynamoDBLocal.jar, fetching it with
+// ensure returns the directory holding DynamoDBLocal.jar, fetching it with
 // npm into the cache directory when missing. Concurrent callers are safe: the
 // package is unpacked into a temporary directory and renamed into place.
-func Ensure(ctx context.Context) (string, error) {
-	cache, err := CacheDir()
+func ensure(ctx context.Context) (string, error) {
+	cache, err := cacheDir()
 	if err != nil {
 		return "", err
 	}
@@ -175,7 +200,7 @@ func Ensure(ctx context.Context) (string, error) {
 	}
 	npm, err := exec.LookPath("npm")
 	if err != nil {
-		return "", errors.New("ddblocal: DynamoDB Local is not cached and npm is not installed (install Node.js and npm, or set " + EnvEndpoint + ")")
+		return "", errors.New("ddbenctest: DynamoDB Local is not cached and npm is not installed (install Node.js and npm, or set " + EnvDynamoDBEndpoint + ")")
 	}
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
@@ -188,15 +213,15 @@ func Ensure(ctx context.Context) (string, error) {
 	cmd := exec.CommandContext(ctx, npm, "pack", npmPackage)
 	cmd.Dir = tmp
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("ddblocal: npm pack %s: %w\n%s", npmPackage, err, tail(string(out), 2000))
+		return "", fmt.Errorf("ddbenctest: npm pack %s: %w\n%s", npmPackage, err, tail(string(out), 2000))
 	}
 	tgz, _ := filepath.Glob(filepath.Join(tmp, "*.tgz"))
 	if len(tgz) != 1 {
-		return "", errors.New("ddblocal: npm pack produced no tarball")
+		return "", errors.New("ddbenctest: npm pack produced no tarball")
 	}
 	unpacked := filepath.Join(tmp, "unpacked")
 	if err := untar(tgz[0], unpacked); err != nil {
-		return "", fmt.Errorf("ddblocal: unpacking %s: %w", filepath.Base(tgz[0]), err)
+		return "", fmt.Errorf("ddbenctest: unpacking %s: %w", filepath.Base(tgz[0]), err)
 	}
 	if err := os.Rename(unpacked, final); err != nil {
 		if _, statErr := os.Stat(filepath.Join(emulator, "DynamoDBLocal.jar")); statErr != nil {
@@ -254,15 +279,15 @@ func untar(path, dst string) error {
 	}
 }
 
-// Credentials are the static credentials used with DynamoDB Local.
-var Credentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", "")
+// localCredentials are the static credentials used with DynamoDB Local.
+var localCredentials = credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", "")
 
 // Client returns a DynamoDB client for the instance in region.
-func (i *Instance) Client(region string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
-	return dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(i.Endpoint), Credentials: Credentials}, optFns...)
+func (i *DynamoDB) Client(region string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(i.Endpoint), Credentials: localCredentials}, optFns...)
 }
 
 // StreamsClient returns a DynamoDB Streams client for the instance in region.
-func (i *Instance) StreamsClient(region string) *dynamodbstreams.Client {
-	return dynamodbstreams.New(dynamodbstreams.Options{Region: region, BaseEndpoint: aws.String(i.Endpoint), Credentials: Credentials})
+func (i *DynamoDB) StreamsClient(region string) *dynamodbstreams.Client {
+	return dynamodbstreams.New(dynamodbstreams.Options{Region: region, BaseEndpoint: aws.String(i.Endpoint), Credentials: localCredentials})
 }

@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"context"
@@ -45,7 +45,7 @@ func regionFromAuth(h string) string {
 }
 
 // ServeHTTP implements the KMS JSON 1.1 protocol.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (s *KMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		writeError(w, &apiError{"UnknownOperationException", "POST only", 400})
 		return
@@ -72,7 +72,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(body, &common)
 
-	fault := s.record(Call{Op: op, Region: region, KeyID: common.KeyId, EncryptionContext: maps.Clone(common.EncryptionContext), GrantTokens: common.GrantTokens})
+	fault := s.record(KMSCall{Op: op, Region: region, KeyID: common.KeyId, EncryptionContext: maps.Clone(common.EncryptionContext), GrantTokens: common.GrantTokens})
 	if !s.applyFault(w, r, fault) {
 		return
 	}
@@ -92,7 +92,7 @@ func writeError(w http.ResponseWriter, e *apiError) {
 	json.NewEncoder(w).Encode(map[string]string{"__type": e.Type, "message": e.Message})
 }
 
-func (s *Server) dispatch(_ context.Context, op, region string, body []byte) (any, *apiError) {
+func (s *KMS) dispatch(_ context.Context, op, region string, body []byte) (any, *apiError) {
 	handlers := map[string]func(string, []byte) (any, *apiError){
 		"CreateKey":                       s.createKey,
 		"ReplicateKey":                    s.replicateKey,

@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"maps"
@@ -7,7 +7,7 @@ import (
 
 // Key management operations: CreateKey, ReplicateKey, DescribeKey, ListKeys.
 
-func (s *Server) createKey(region string, body []byte) (any, *apiError) {
+func (s *KMS) createKey(region string, body []byte) (any, *apiError) {
 	var in struct {
 		Description string
 		KeyUsage    string
@@ -26,7 +26,7 @@ func (s *Server) createKey(region string, body []byte) (any, *apiError) {
 	return map[string]any{"KeyMetadata": s.metadata(k)}, nil
 }
 
-func (s *Server) replicateKey(region string, body []byte) (any, *apiError) {
+func (s *KMS) replicateKey(region string, body []byte) (any, *apiError) {
 	var in struct{ KeyId, ReplicaRegion string }
 	if e := decode(body, &in); e != nil {
 		return nil, e
@@ -47,7 +47,7 @@ func (s *Server) replicateKey(region string, body []byte) (any, *apiError) {
 	return map[string]any{"ReplicaKeyMetadata": s.metadata(r)}, nil
 }
 
-func (s *Server) describeKey(region string, body []byte) (any, *apiError) {
+func (s *KMS) describeKey(region string, body []byte) (any, *apiError) {
 	var in struct{ KeyId string }
 	if e := decode(body, &in); e != nil {
 		return nil, e
@@ -61,7 +61,7 @@ func (s *Server) describeKey(region string, body []byte) (any, *apiError) {
 	return map[string]any{"KeyMetadata": s.metadata(k)}, nil
 }
 
-func (s *Server) listKeys(region string, body []byte) (any, *apiError) {
+func (s *KMS) listKeys(region string, body []byte) (any, *apiError) {
 	var in struct {
 		Limit  int
 		Marker string

@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"encoding/hex"
@@ -17,10 +17,10 @@ import (
 
 // Key states (KMS KeyState values).
 const (
-	StateEnabled         = "Enabled"
-	StateDisabled        = "Disabled"
-	StateCreating        = "Creating"
-	StatePendingDeletion = "PendingDeletion"
+	KeyStateEnabled         = "Enabled"
+	KeyStateDisabled        = "Disabled"
+	KeyStateCreating        = "Creating"
+	KeyStatePendingDeletion = "PendingDeletion"
 )
 
 type key struct {
@@ -37,20 +37,20 @@ type key struct {
 }
 
 // ARN returns the ARN of key id in region.
-func (s *Server) ARN(region, id string) string {
+func (s *KMS) ARN(region, id string) string {
 	return fmt.Sprintf("arn:%s:kms:%s:%s:key/%s", s.opts.Partition, region, s.opts.Account, id)
 }
 
 // CreateKey creates a symmetric encryption key in region and returns its ARN.
-func (s *Server) CreateKey(region string, multiRegion bool) string {
+func (s *KMS) CreateKey(region string, multiRegion bool) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.createKeyLocked(region, multiRegion, "").id2arn(s)
 }
 
-func (k *key) id2arn(s *Server) string { return s.ARN(k.region, k.id) }
+func (k *key) id2arn(s *KMS) string { return s.ARN(k.region, k.id) }
 
-func (s *Server) createKeyLocked(region string, multiRegion bool, description string) *key {
+func (s *KMS) createKeyLocked(region string, multiRegion bool, description string) *key {
 	s.next++
 	h := hex.EncodeToString(s.derive(fmt.Sprintf("key-id|%d", s.next)))
 	id := h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
@@ -59,13 +59,13 @@ func (s *Server) createKeyLocked(region string, multiRegion bool, description st
 	}
 	k := &key{
 		id: id, region: region, material: s.derive("material|" + id), multiRegion: multiRegion,
-		primary: multiRegion, state: StateEnabled, created: s.opts.Now(), description: description,
+		primary: multiRegion, state: KeyStateEnabled, created: s.opts.Now(), description: description,
 	}
 	s.put(k)
 	return k
 }
 
-func (s *Server) put(k *key) {
+func (s *KMS) put(k *key) {
 	if s.keys[k.region] == nil {
 		s.keys[k.region] = map[string]*key{}
 	}
@@ -73,13 +73,13 @@ func (s *Server) put(k *key) {
 }
 
 // ReplicateKey replicates an MRK (given by ARN) into region and returns the
-// replica's ARN. The replica is Creating for Options.ReplicaDelay.
-func (s *Server) ReplicateKey(arn, region string) (string, error) {
+// replica's ARN. The replica is Creating for KMSOptions.ReplicaDelay.
+func (s *KMS) ReplicateKey(arn, region string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, id, ok := s.parseARN(arn)
 	if !ok {
-		return "", errors.New("fakekms: not a key ARN")
+		return "", errors.New("ddbenctest: fake KMS: not a key ARN")
 	}
 	k, apiErr := s.replicateLocked(r, id, region)
 	if apiErr != nil {
@@ -88,7 +88,7 @@ func (s *Server) ReplicateKey(arn, region string) (string, error) {
 	return k.id2arn(s), nil
 }
 
-func (s *Server) replicateLocked(region, id, replicaRegion string) (*key, *apiError) {
+func (s *KMS) replicateLocked(region, id, replicaRegion string) (*key, *apiError) {
 	k := s.keys[region][id]
 	if k == nil {
 		return nil, notFound(s.ARN(region, id))
@@ -104,11 +104,11 @@ func (s *Server) replicateLocked(region, id, replicaRegion string) (*key, *apiEr
 	}
 	now := s.opts.Now()
 	r := &key{
-		id: id, region: replicaRegion, material: k.material, multiRegion: true, state: StateEnabled,
+		id: id, region: replicaRegion, material: k.material, multiRegion: true, state: KeyStateEnabled,
 		created: now, description: k.description,
 	}
 	if s.opts.ReplicaDelay > 0 {
-		r.state, r.readyAt = StateCreating, now.Add(s.opts.ReplicaDelay)
+		r.state, r.readyAt = KeyStateCreating, now.Add(s.opts.ReplicaDelay)
 	}
 	s.put(r)
 	return r, nil
@@ -116,19 +116,19 @@ func (s *Server) replicateLocked(region, id, replicaRegion string) (*key, *apiEr
 
 // SetKeyState sets a key's state directly (Enabled, Disabled,
 // PendingDeletion, Creating).
-func (s *Server) SetKeyState(arn, state string) error {
+func (s *KMS) SetKeyState(arn, state string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, id, ok := s.parseARN(arn)
 	if !ok || s.keys[r][id] == nil {
-		return errors.New("fakekms: no such key")
+		return errors.New("ddbenctest: fake KMS: no such key")
 	}
 	s.keys[r][id].state = state
 	return nil
 }
 
 // parseARN splits a key ARN of this server's partition and account.
-func (s *Server) parseARN(arn string) (region, id string, ok bool) {
+func (s *KMS) parseARN(arn string) (region, id string, ok bool) {
 	k, ok := awsarn.ParseKMSKey(arn)
 	if !ok || k.Partition != s.opts.Partition || k.Account != s.opts.Account {
 		return "", "", false
@@ -138,7 +138,7 @@ func (s *Server) parseARN(arn string) (region, id string, ok bool) {
 
 // resolve finds the key a KeyId parameter names in region: a key id or a key
 // ARN of that Region. Caller holds s.mu.
-func (s *Server) resolve(region, keyID string) (*key, *apiError) {
+func (s *KMS) resolve(region, keyID string) (*key, *apiError) {
 	if keyID == "" {
 		return nil, validation("KeyId is required")
 	}
@@ -161,18 +161,18 @@ func (s *Server) resolve(region, keyID string) (*key, *apiError) {
 }
 
 // refresh turns a Creating replica Enabled once its delay has passed.
-func (s *Server) refresh(k *key) {
-	if k.state == StateCreating && !k.readyAt.IsZero() && !s.opts.Now().Before(k.readyAt) {
-		k.state = StateEnabled
+func (s *KMS) refresh(k *key) {
+	if k.state == KeyStateCreating && !k.readyAt.IsZero() && !s.opts.Now().Before(k.readyAt) {
+		k.state = KeyStateEnabled
 	}
 }
 
 // usable checks that a key can be used for cryptographic operations.
-func (s *Server) usable(k *key) *apiError {
+func (s *KMS) usable(k *key) *apiError {
 	switch k.state {
-	case StateEnabled:
+	case KeyStateEnabled:
 		return nil
-	case StateDisabled:
+	case KeyStateDisabled:
 		return &apiError{"DisabledException", k.id2arn(s) + " is disabled.", 400}
 	default:
 		return &apiError{"KMSInvalidStateException", k.id2arn(s) + " is " + k.state + ".", 400}
@@ -184,13 +184,13 @@ type multiRegionKey struct {
 	Region string
 }
 
-func (s *Server) metadata(k *key) map[string]any {
+func (s *KMS) metadata(k *key) map[string]any {
 	m := map[string]any{
 		"AWSAccountId":          s.opts.Account,
 		"KeyId":                 k.id,
 		"Arn":                   k.id2arn(s),
 		"CreationDate":          float64(k.created.UnixMilli()) / 1000,
-		"Enabled":               k.state == StateEnabled,
+		"Enabled":               k.state == KeyStateEnabled,
 		"Description":           k.description,
 		"KeyUsage":              "ENCRYPT_DECRYPT",
 		"KeyState":              k.state,
@@ -201,7 +201,7 @@ func (s *Server) metadata(k *key) map[string]any {
 		"EncryptionAlgorithms":  []string{"SYMMETRIC_DEFAULT"},
 		"MultiRegion":           k.multiRegion,
 	}
-	if k.state == StatePendingDeletion {
+	if k.state == KeyStatePendingDeletion {
 		m["DeletionDate"] = float64(k.deletion.Unix())
 	}
 	if k.multiRegion {

@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"crypto/aes"
@@ -53,7 +53,7 @@ func blobKeyID(blob []byte) (string, []byte, bool) {
 	return string(blob[2 : 2+n]), blob[2+n:], true
 }
 
-func (s *Server) open(k *key, rest []byte, ec map[string]string) ([]byte, *apiError) {
+func (s *KMS) open(k *key, rest []byte, ec map[string]string) ([]byte, *apiError) {
 	pt, err := gcm(k.material).Open(nil, rest[:12], rest[12:], aad(k.id, ec))
 	if err != nil {
 		return nil, &apiError{"InvalidCiphertextException", "", 400}

@@ -1,8 +1,8 @@
-package fakekms
+package ddbenctest
 
 // Key state operations: EnableKey, DisableKey, ScheduleKeyDeletion.
 
-func (s *Server) setEnabled(region string, body []byte, enabled bool) (any, *apiError) {
+func (s *KMS) setEnabled(region string, body []byte, enabled bool) (any, *apiError) {
 	var in struct{ KeyId string }
 	if e := decode(body, &in); e != nil {
 		return nil, e
@@ -13,17 +13,17 @@ func (s *Server) setEnabled(region string, body []byte, enabled bool) (any, *api
 	if e != nil {
 		return nil, e
 	}
-	if k.state != StateEnabled && k.state != StateDisabled {
+	if k.state != KeyStateEnabled && k.state != KeyStateDisabled {
 		return nil, &apiError{"KMSInvalidStateException", k.id2arn(s) + " is " + k.state + ".", 400}
 	}
-	k.state = StateDisabled
+	k.state = KeyStateDisabled
 	if enabled {
-		k.state = StateEnabled
+		k.state = KeyStateEnabled
 	}
 	return map[string]any{}, nil
 }
 
-func (s *Server) scheduleKeyDeletion(region string, body []byte) (any, *apiError) {
+func (s *KMS) scheduleKeyDeletion(region string, body []byte) (any, *apiError) {
 	var in struct {
 		KeyId               string
 		PendingWindowInDays int
@@ -43,10 +43,10 @@ func (s *Server) scheduleKeyDeletion(region string, body []byte) (any, *apiError
 	if e != nil {
 		return nil, e
 	}
-	if k.state == StatePendingDeletion || k.state == StateCreating {
+	if k.state == KeyStatePendingDeletion || k.state == KeyStateCreating {
 		return nil, &apiError{"KMSInvalidStateException", k.id2arn(s) + " is " + k.state + ".", 400}
 	}
-	k.state = StatePendingDeletion
+	k.state = KeyStatePendingDeletion
 	k.deletion = s.opts.Now().AddDate(0, 0, in.PendingWindowInDays)
 	return map[string]any{"KeyId": k.id2arn(s), "DeletionDate": float64(k.deletion.Unix()), "KeyState": k.state, "PendingWindowInDays": in.PendingWindowInDays}, nil
 }

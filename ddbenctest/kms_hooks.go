@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"net/http"
@@ -9,8 +9,8 @@ import (
 // Test hooks: the call log, per-operation counters and injected faults. The
 // manual clock is in clock.go.
 
-// Call is one request the server received.
-type Call struct {
+// KMSCall is one request the server received.
+type KMSCall struct {
 	Op                string
 	Region            string
 	KeyID             string // the KeyId parameter as sent, "" if none
@@ -22,17 +22,17 @@ type Call struct {
 type FaultKind int
 
 const (
-	// Throttle answers 400 ThrottlingException (the SDK retries it).
-	Throttle FaultKind = iota + 1
-	// Internal answers 500 KMSInternalException (the SDK retries it).
-	Internal
-	// Latency delays the answer by Fault.Delay (or until the request's
+	// FaultThrottle answers 400 ThrottlingException (the SDK retries it).
+	FaultThrottle FaultKind = iota + 1
+	// FaultInternal answers 500 KMSInternalException (the SDK retries it).
+	FaultInternal
+	// FaultLatency delays the answer by KMSFault.Delay (or until the request's
 	// context ends), then answers normally.
-	Latency
+	FaultLatency
 )
 
-// Fault is an injected failure for the next N matching calls.
-type Fault struct {
+// KMSFault is an injected failure for the next N matching calls.
+type KMSFault struct {
 	Op    string // operation name, "" for any
 	Kind  FaultKind
 	Delay time.Duration
@@ -40,7 +40,7 @@ type Fault struct {
 }
 
 // Inject adds a fault for the next f.N calls of f.Op ("" for any operation).
-func (s *Server) Inject(f Fault) {
+func (s *KMS) Inject(f KMSFault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &f)
@@ -48,7 +48,7 @@ func (s *Server) Inject(f Fault) {
 
 // Count returns how many calls of op ("" for all) the server received,
 // including failed and retried ones.
-func (s *Server) Count(op string) int {
+func (s *KMS) Count(op string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if op == "" {
@@ -58,14 +58,14 @@ func (s *Server) Count(op string) int {
 }
 
 // Calls returns a copy of the call log.
-func (s *Server) Calls() []Call {
+func (s *KMS) Calls() []KMSCall {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.calls)
 }
 
 // Reset clears counters, the call log and pending faults.
-func (s *Server) Reset() {
+func (s *KMS) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls, s.counts, s.faults = nil, map[string]int{}, nil
@@ -73,7 +73,7 @@ func (s *Server) Reset() {
 
 // record logs and counts a call and takes the first pending fault matching
 // it, if any.
-func (s *Server) record(c Call) *Fault {
+func (s *KMS) record(c KMSCall) *KMSFault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
@@ -83,18 +83,18 @@ func (s *Server) record(c Call) *Fault {
 
 // applyFault acts out an injected fault and reports whether the request
 // should go on to be answered normally.
-func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, fault *Fault) bool {
+func (s *KMS) applyFault(w http.ResponseWriter, r *http.Request, fault *KMSFault) bool {
 	if fault == nil {
 		return true
 	}
 	switch fault.Kind {
-	case Throttle:
+	case FaultThrottle:
 		writeError(w, &apiError{"ThrottlingException", "Rate exceeded", 400})
 		return false
-	case Internal:
+	case FaultInternal:
 		writeError(w, &apiError{"KMSInternalException", "injected internal error", 500})
 		return false
-	case Latency:
+	case FaultLatency:
 		select {
 		case <-time.After(fault.Delay):
 		case <-r.Context().Done():
@@ -106,7 +106,7 @@ func (s *Server) applyFault(w http.ResponseWriter, r *http.Request, fault *Fault
 
 // takeFault consumes one use of the first pending fault matching op. Caller
 // holds s.mu.
-func (s *Server) takeFault(op string) *Fault {
+func (s *KMS) takeFault(op string) *KMSFault {
 	for i, f := range s.faults {
 		if f.Op == "" || f.Op == op {
 			f.N--

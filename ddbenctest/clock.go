@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"sync"
@@ -6,7 +6,7 @@ import (
 )
 
 // Clock is a manual clock, safe for concurrent use. It moves only when
-// Advance is called. Its Now method fits Options.Now and any other
+// Advance is called. Its Now method fits KMSOptions.Now and any other
 // func() time.Time hook, so one Clock can drive both the fake and the code
 // under test (for example provider.MostRecentOptions.Now in the provider and
 // integration tests): advancing it once passes a replica delay and a cache

@@ -1,11 +1,11 @@
-package fakekms
+package ddbenctest
 
 import "crypto/rand"
 
 // Cryptographic operations: GenerateDataKey, GenerateDataKeyWithoutPlaintext,
 // Encrypt, Decrypt, ReEncrypt.
 
-func (s *Server) generate(region string, body []byte, withPlaintext bool) (any, *apiError) {
+func (s *KMS) generate(region string, body []byte, withPlaintext bool) (any, *apiError) {
 	var in struct {
 		KeyId             string
 		EncryptionContext map[string]string
@@ -49,15 +49,15 @@ func (s *Server) generate(region string, body []byte, withPlaintext bool) (any, 
 	return out, nil
 }
 
-func (s *Server) generateDataKey(region string, body []byte) (any, *apiError) {
+func (s *KMS) generateDataKey(region string, body []byte) (any, *apiError) {
 	return s.generate(region, body, true)
 }
 
-func (s *Server) generateDataKeyWithoutPlaintext(region string, body []byte) (any, *apiError) {
+func (s *KMS) generateDataKeyWithoutPlaintext(region string, body []byte) (any, *apiError) {
 	return s.generate(region, body, false)
 }
 
-func (s *Server) encrypt(region string, body []byte) (any, *apiError) {
+func (s *KMS) encrypt(region string, body []byte) (any, *apiError) {
 	var in struct {
 		KeyId             string
 		Plaintext         []byte
@@ -83,7 +83,7 @@ func (s *Server) encrypt(region string, body []byte) (any, *apiError) {
 
 // decryptLocked authenticates a blob in region. keyID is the optional KeyId
 // parameter: when given it must name the key that encrypted the blob.
-func (s *Server) decryptLocked(region string, blob []byte, ec map[string]string, keyID string) (*key, []byte, *apiError) {
+func (s *KMS) decryptLocked(region string, blob []byte, ec map[string]string, keyID string) (*key, []byte, *apiError) {
 	id, rest, ok := blobKeyID(blob)
 	if !ok {
 		return nil, nil, &apiError{"InvalidCiphertextException", "", 400}
@@ -114,7 +114,7 @@ func (s *Server) decryptLocked(region string, blob []byte, ec map[string]string,
 	return k, pt, e
 }
 
-func (s *Server) decrypt(region string, body []byte) (any, *apiError) {
+func (s *KMS) decrypt(region string, body []byte) (any, *apiError) {
 	var in struct {
 		CiphertextBlob    []byte
 		EncryptionContext map[string]string
@@ -132,7 +132,7 @@ func (s *Server) decrypt(region string, body []byte) (any, *apiError) {
 	return map[string]any{"KeyId": k.id2arn(s), "Plaintext": pt, "EncryptionAlgorithm": "SYMMETRIC_DEFAULT"}, nil
 }
 
-func (s *Server) reEncrypt(region string, body []byte) (any, *apiError) {
+func (s *KMS) reEncrypt(region string, body []byte) (any, *apiError) {
 	var in struct {
 		CiphertextBlob               []byte
 		SourceEncryptionContext      map[string]string

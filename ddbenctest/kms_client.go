@@ -1,4 +1,4 @@
-package fakekms
+package ddbenctest
 
 import (
 	"time"
@@ -9,10 +9,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// NewClient returns a real SDK KMS client for endpoint (e.g. an httptest
-// server running a Server) in region, with static test credentials and the
+// NewKMSClient returns a real SDK KMS client for endpoint (e.g. an httptest
+// server running a KMS) in region, with static test credentials and the
 // SDK's standard retryer without backoff delays, so retries cost no time.
-func NewClient(endpoint, region string, optFns ...func(*kms.Options)) *kms.Client {
+func NewKMSClient(endpoint, region string, optFns ...func(*kms.Options)) *kms.Client {
 	return kms.New(kms.Options{
 		Region:       region,
 		BaseEndpoint: aws.String(endpoint),

@@ -1,13 +1,14 @@
-package ddblocal
+package ddbenctest_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/ddbec/ddbec-go/ddbenctest"
 )
 
 func TestStartAndRegionsAreSeparate(t *testing.T) {
@@ -15,16 +16,9 @@ func TestStartAndRegionsAreSeparate(t *testing.T) {
 		t.Skip("-short: not starting DynamoDB Local")
 	}
 	ctx := context.Background()
-	inst, err := Start(ctx)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and DynamoDB Local cannot start: %v", err)
-		}
-		t.Skipf("DynamoDB Local unavailable: %v", err)
-	}
-	defer inst.Stop()
+	inst := ddbenctest.StartDynamoDB(t)
 	east, west := inst.Client("us-east-1"), inst.Client("us-west-2")
-	_, err = east.CreateTable(ctx, &dynamodb.CreateTableInput{
+	_, err := east.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String("harness"),
 		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
