@@ -18,9 +18,9 @@ import (
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/ddbenc/lambdaevents"
+	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
-	"github.com/ddbec/ddbec-go/internal/localenv"
 )
 
 // readStream reads a table's stream from DynamoDB Local with the real
@@ -30,7 +30,7 @@ import (
 func readStream(t *testing.T, table string, want int) (string, []stypes.Record) {
 	t.Helper()
 	ctx := context.Background()
-	d, err := env.DynamoDB(localenv.East).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
+	d, err := env.DynamoDB(ddbenctest.East).DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &table})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func readStream(t *testing.T, table string, want int) (string, []stypes.Record) 
 	if arn == "" {
 		t.Fatalf("table %s has no stream", table)
 	}
-	sc := env.DDB.StreamsClient(localenv.East)
+	sc := env.DynamoDBLocal.StreamsClient(ddbenctest.East)
 	var recs []stypes.Record
 	iterators := map[string]*string{}
 	var order []string
@@ -143,8 +143,8 @@ func TestStreamsDecrypt(t *testing.T) {
 	for _, format := range []string{"legacy", "dbesdk"} {
 		t.Run(format, func(t *testing.T) {
 			table := newTableName(t)
-			if err := localenv.CreateTable(ctx, env.DynamoDB(localenv.East), table,
-				localenv.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, localenv.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, true); err != nil {
+			if err := ddbenctest.CreateTable(ctx, env.DynamoDB(ddbenctest.East), table,
+				ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, true); err != nil {
 				t.Fatal(err)
 			}
 			var c *ddbenc.Client
