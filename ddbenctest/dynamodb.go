@@ -56,7 +56,7 @@ func StartDynamoDB(tb testing.TB) *DynamoDB {
 	defer cancel()
 	d, err := NewDynamoDB(ctx)
 	if err != nil {
-		unavailable(tb, "DynamoDB Local", err)
+		SkipUnavailable(tb, "DynamoDB Local", err)
 		return nil
 	}
 	tb.Cleanup(func() { d.Close() })

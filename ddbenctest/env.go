@@ -66,7 +66,7 @@ func StartEnv(tb testing.TB) *Env {
 	defer cancel()
 	ddb, err := NewDynamoDB(ctx)
 	if err != nil {
-		unavailable(tb, "DynamoDB Local", err)
+		SkipUnavailable(tb, "DynamoDB Local", err)
 		return nil
 	}
 	e, err := newEnv(ctx, ddb, EnvOptions{})

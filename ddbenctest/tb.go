@@ -1,6 +1,7 @@
 package ddbenctest
 
 import (
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -17,12 +18,25 @@ func inCI() bool {
 	return err == nil && v
 }
 
-// unavailable fails tb (CI=true) or skips it, saying why, when what could
-// not start.
-func unavailable(tb testing.TB, what string, err error) {
+// EnvSkipReport names a file to which every skip of SkipUnavailable appends
+// one line (test name and reason), so that a test run can end with a loud
+// summary of what did not run; the Makefile's test target sets it.
+const EnvSkipReport = "DDBEC_SKIP_REPORT"
+
+// SkipUnavailable fails tb when CI is true, and otherwise skips it, saying
+// why, because what (e.g. "DynamoDB Local") could not start. A skip is also
+// appended to the file named by DDBEC_SKIP_REPORT, if set. The helpers of
+// this package call it; call it from your own TestMain-started set-up.
+func SkipUnavailable(tb testing.TB, what string, err error) {
 	tb.Helper()
 	if inCI() {
 		tb.Fatalf("ddbenctest: CI=true and %s cannot start: %v", what, err)
+	}
+	if path := os.Getenv(EnvSkipReport); path != "" {
+		if f, ferr := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); ferr == nil {
+			fmt.Fprintf(f, "%s: %s cannot start: %v\n", tb.Name(), what, err)
+			f.Close()
+		}
 	}
 	tb.Skipf("ddbenctest: SKIPPED: %s cannot start (with CI=true this fails): %v", what, err)
 }

@@ -30,7 +30,7 @@ type putGetAPI interface {
 // item (put + get).
 func BenchmarkEndToEnd(b *testing.B) {
 	if startErr != nil {
-		b.Skipf("DynamoDB Local / fake KMS could not start: %v", startErr)
+		ddbenctest.SkipUnavailable(b, "DynamoDB Local / fake KMS", startErr)
 	}
 	ctx := context.Background()
 	table := fmt.Sprintf("bench%d", tableSeq.Add(1))
