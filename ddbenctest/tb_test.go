@@ -3,6 +3,7 @@ package ddbenctest_test
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -21,7 +22,7 @@ func TestStartDynamoDBUnavailable(t *testing.T) {
 	}
 	var env []string
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); k != "PATH" && k != "CI" && k != ddbenctest.EnvDynamoDBEndpoint {
+		if k, _, _ := strings.Cut(kv, "="); k != "PATH" && k != "CI" && k != ddbenctest.EnvDynamoDBEndpoint && k != ddbenctest.EnvSkipReport {
 			env = append(env, kv)
 		}
 	}
@@ -33,9 +34,15 @@ func TestStartDynamoDBUnavailable(t *testing.T) {
 		{"true", true, "--- FAIL: TestStartDynamoDBUnavailable"},
 		{"", false, "--- SKIP: TestStartDynamoDBUnavailable"},
 	} {
+		report := filepath.Join(t.TempDir(), "skipped")
 		cmd := exec.Command(os.Args[0], "-test.run=^TestStartDynamoDBUnavailable$", "-test.v")
-		cmd.Env = append(env, "PATH=", "CI="+c.ci, "DDBENCTEST_CHILD=1")
+		cmd.Env = append(env, "PATH=", "CI="+c.ci, "DDBENCTEST_CHILD=1", ddbenctest.EnvSkipReport+"="+report)
 		out, err := cmd.CombinedOutput()
+		// A skip is listed in the report (make test prints it); a failure is not.
+		listed, _ := os.ReadFile(report)
+		if want := !c.wantFail; strings.Contains(string(listed), "TestStartDynamoDBUnavailable: DynamoDB Local cannot start") != want {
+			t.Errorf("CI=%q: skip report %q, want the test listed: %v", c.ci, listed, want)
+		}
 		if (err != nil) != c.wantFail || !strings.Contains(string(out), c.want) || !strings.Contains(string(out), "java not found") {
 			t.Errorf("CI=%q: exit error %v, want failure %v; output lacks %q or the reason:\n%s", c.ci, err, c.wantFail, c.want, out)
 		}
