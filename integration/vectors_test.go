@@ -20,6 +20,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/avtest"
+	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/internal/keyfile"
 	"github.com/ddbec/ddbec-go/internal/testvectors"
 	"github.com/ddbec/ddbec-go/provider"
@@ -111,33 +112,6 @@ func (c *vecCounts) report(t *testing.T, set, root string) {
 	}
 }
 
-// avType names an attribute value's DynamoDB type.
-func avType(v types.AttributeValue) string {
-	switch v.(type) {
-	case *types.AttributeValueMemberS:
-		return "S"
-	case *types.AttributeValueMemberN:
-		return "N"
-	case *types.AttributeValueMemberB:
-		return "B"
-	case *types.AttributeValueMemberBOOL:
-		return "BOOL"
-	case *types.AttributeValueMemberNULL:
-		return "NULL"
-	case *types.AttributeValueMemberSS:
-		return "SS"
-	case *types.AttributeValueMemberNS:
-		return "NS"
-	case *types.AttributeValueMemberBS:
-		return "BS"
-	case *types.AttributeValueMemberM:
-		return "M"
-	case *types.AttributeValueMemberL:
-		return "L"
-	}
-	return fmt.Sprintf("%T", v)
-}
-
 // keyType is the table attribute type of a key value, or a reason DynamoDB
 // cannot key on it.
 func keyType(item map[string]types.AttributeValue, name string) (types.ScalarAttributeType, string) {
@@ -159,7 +133,7 @@ func keyType(item map[string]types.AttributeValue, name string) (types.ScalarAtt
 		}
 		return types.ScalarAttributeTypeB, ""
 	}
-	return "", fmt.Sprintf("key of type %s (DynamoDB keys are S, N or B)", avType(v))
+	return "", fmt.Sprintf("key of type %s (DynamoDB keys are S, N or B)", ddbjson.TypeName(v))
 }
 
 // unstorable returns why DynamoDB refuses item as a stored item of a table

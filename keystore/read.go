@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
+	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/keyring"
 )
 
@@ -94,7 +95,7 @@ func (s *KeyStore) parseItem(id, typ string, av map[string]types.AttributeValue)
 		}
 		sv, ok := v.(*types.AttributeValueMemberS)
 		if !ok {
-			return "", bad(attr, "is %s, want S", typeName(v))
+			return "", bad(attr, "is %s, want S", ddbjson.TypeName(v))
 		}
 		return sv.Value, nil
 	}
@@ -118,7 +119,7 @@ func (s *KeyStore) parseItem(id, typ string, av map[string]types.AttributeValue)
 	}
 	encB, ok := encV.(*types.AttributeValueMemberB)
 	if !ok {
-		return nil, bad(AttrEnc, "is %s, want B", typeName(encV))
+		return nil, bad(AttrEnc, "is %s, want B", ddbjson.TypeName(encV))
 	}
 	if len(encB.Value) == 0 {
 		return nil, bad(AttrEnc, "is empty")
@@ -136,7 +137,7 @@ func (s *KeyStore) parseItem(id, typ string, av map[string]types.AttributeValue)
 	}
 	hvN, ok := hv.(*types.AttributeValueMemberN)
 	if !ok {
-		return nil, bad(AttrHierarchyVersion, "is %s, want N", typeName(hv))
+		return nil, bad(AttrHierarchyVersion, "is %s, want N", ddbjson.TypeName(hv))
 	}
 	if hvN.Value != hierarchyVersion {
 		return nil, bad(AttrHierarchyVersion, "is %q, want %s", hvN.Value, hierarchyVersion)
@@ -176,7 +177,7 @@ func (s *KeyStore) parseItem(id, typ string, av map[string]types.AttributeValue)
 		}
 		sv, ok := v.(*types.AttributeValueMemberS)
 		if !ok {
-			return nil, bad(name, "is %s, want S", typeName(v))
+			return nil, bad(name, "is %s, want S", ddbjson.TypeName(v))
 		}
 		if name == contextTableName {
 			return nil, bad(name, "is reserved for the key store's logical name")
@@ -188,32 +189,6 @@ func (s *KeyStore) parseItem(id, typ string, av map[string]types.AttributeValue)
 	}
 	it.context[contextTableName] = s.logical
 	return it, nil
-}
-
-func typeName(v types.AttributeValue) string {
-	switch v.(type) {
-	case *types.AttributeValueMemberS:
-		return "S"
-	case *types.AttributeValueMemberN:
-		return "N"
-	case *types.AttributeValueMemberB:
-		return "B"
-	case *types.AttributeValueMemberBOOL:
-		return "BOOL"
-	case *types.AttributeValueMemberNULL:
-		return "NULL"
-	case *types.AttributeValueMemberM:
-		return "M"
-	case *types.AttributeValueMemberL:
-		return "L"
-	case *types.AttributeValueMemberSS:
-		return "SS"
-	case *types.AttributeValueMemberNS:
-		return "NS"
-	case *types.AttributeValueMemberBS:
-		return "BS"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 func itemKey(id, typ string) map[string]types.AttributeValue {

@@ -314,7 +314,7 @@ func (c *cliConfig) inspectDBESDK(item map[string]types.AttributeValue) ([]byte,
 		if name == dbesdk.HeadAttribute || name == dbesdk.FootAttribute {
 			continue
 		}
-		info := attributeInfo{Type: typeName(v), Action: actions.DoNothing.String()}
+		info := attributeInfo{Type: ddbjson.TypeName(v), Action: actions.DoNothing.String()}
 		if !allowedUnsigned(name) {
 			info.Action = "unknown"
 			signed = append(signed, name)

@@ -60,7 +60,7 @@ func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, er
 			in.MaterialDescription = d
 			continue
 		}
-		info := attributeInfo{Type: typeName(v), Action: "unknown"}
+		info := attributeInfo{Type: ddbjson.TypeName(v), Action: "unknown"}
 		if acts.Default.Valid() {
 			a := acts.Get(name)
 			info.Action = a.String()
@@ -83,30 +83,4 @@ func inspect(item map[string]types.AttributeValue, acts actions.Map) ([]byte, er
 	slices.Sort(in.Encrypted)
 	slices.Sort(in.Signed)
 	return ddbjson.Marshal(in)
-}
-
-func typeName(v types.AttributeValue) string {
-	switch v.(type) {
-	case *types.AttributeValueMemberS:
-		return "S"
-	case *types.AttributeValueMemberN:
-		return "N"
-	case *types.AttributeValueMemberB:
-		return "B"
-	case *types.AttributeValueMemberBOOL:
-		return "BOOL"
-	case *types.AttributeValueMemberNULL:
-		return "NULL"
-	case *types.AttributeValueMemberSS:
-		return "SS"
-	case *types.AttributeValueMemberNS:
-		return "NS"
-	case *types.AttributeValueMemberBS:
-		return "BS"
-	case *types.AttributeValueMemberL:
-		return "L"
-	case *types.AttributeValueMemberM:
-		return "M"
-	}
-	return "?"
 }
