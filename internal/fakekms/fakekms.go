@@ -17,13 +17,13 @@
 // Tests start one with Start (or serve New's Server on any listener, as
 // cmd/fakekms does), talk to it with NewClient, and drive it through the test
 // hooks: Calls and Count read the call log, Inject queues throttling, 5xx and
-// latency faults, Reset clears them, SetKeyState forces a key state, and a
+// latency faults, SetLatency delays every call, Reset clears them, SetKeyState forces a key state, and a
 // Clock given as Options.Now moves keys past Options.ReplicaDelay.
 //
 // Files: fakekms.go (Options, Server, New), server.go (HTTP handler and wire
 // protocol), keys.go (key model, MRKs and replicas, states, ARNs), blob.go
 // (ciphertext blob format), ops_keys.go, ops_crypto.go and ops_state.go (the
-// operations), hooks.go (call log, counters, faults), clock.go (Clock),
+// operations), hooks.go (call log, counters, faults, latency), clock.go (Clock),
 // client.go (NewClient) and start.go (Start).
 package fakekms
 
@@ -60,6 +60,7 @@ type Server struct {
 	calls   []Call
 	counts  map[string]int
 	faults  []*Fault
+	latency time.Duration // SetLatency
 	secrets []byte
 }
 
