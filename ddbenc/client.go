@@ -87,8 +87,8 @@ type Options struct {
 // written for the SDK, including the Query and Scan paginators. It is safe
 // for concurrent use.
 type Client struct {
-	api    DynamoDBAPI
-	tables map[string]*tableEntry // by table name
+	api     DynamoDBAPI
+	tables  map[string]*tableEntry // by table name
 	pass    map[string]bool
 	redact  bool
 	workers int // Options.Concurrency, DefaultConcurrency for zero
