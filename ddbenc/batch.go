@@ -217,7 +217,7 @@ func (wt *batchWriteTable) prepare(ctx context.Context, op string, i int) error 
 	}
 	item, err := wt.t.enc.EncryptItem(ctx, wr.PutRequest.Item)
 	if err != nil {
-		return withOp(op, err)
+		return wt.t.itemErr(op, err, wr.PutRequest.Item)
 	}
 	wt.out[i].PutRequest = &types.PutRequest{Item: item}
 	return nil

@@ -325,13 +325,20 @@ func (t *table) decryptOne(ctx context.Context, op string, item map[string]types
 	}
 	out, f, err := t.enc.ReadItem(ctx, item)
 	if err != nil {
-		err = withOp(op, err)
-		if de, ok := err.(*Error); ok && !t.redact {
-			de.Key = t.keyString(item)
-		}
-		return nil, 0, err
+		return nil, 0, t.itemErr(op, err, item)
 	}
 	return out, f, nil
+}
+
+// itemErr is err of an item of an op: its *Error with op prefixed and,
+// unless keys are redacted, the item's key (other errors, such as context
+// errors, unchanged).
+func (t *table) itemErr(op string, err error, item map[string]types.AttributeValue) error {
+	err = withOp(op, err)
+	if de, ok := err.(*Error); ok && !t.redact {
+		de.Key = t.keyString(item)
+	}
+	return err
 }
 
 // decryptAll verifies and decrypts returned items and applies the caller's
@@ -383,11 +390,7 @@ func returnedFormats(item map[string]types.AttributeValue, f ItemFormat) []ItemF
 func (t *table) decryptVerified(ctx context.Context, op string, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out, err := t.enc.DecryptItem(ctx, item)
 	if err != nil {
-		err = withOp(op, err)
-		if de, ok := err.(*Error); ok && !t.redact {
-			de.Key = t.keyString(item)
-		}
-		return nil, err
+		return nil, t.itemErr(op, err, item)
 	}
 	return out, nil
 }

@@ -124,7 +124,7 @@ func (c *Client) transactWriteItem(ctx context.Context, op string, i int, ti typ
 		}
 		item, err := t.enc.EncryptItem(ctx, ti.Put.Item)
 		if err != nil {
-			return nil, ti, withOp(op, err)
+			return nil, ti, t.itemErr(op, err, ti.Put.Item)
 		}
 		put := *ti.Put
 		put.Item = item
