@@ -841,7 +841,9 @@ func (m *countingMaterials) make(v int64) ddbenc.MaterialsProvider {
 		m.t.Fatal(err)
 	}
 	p, err := provider.NewWrapped(kek, mustHMAC(m.t, bytes.Repeat([]byte{byte(v + 2)}, 32)), nil,
-		func(o *provider.WrappedOptions) { o.MaterialDescription = map[string]string{legacy.MetaID: fmt.Sprintf("mat#%d", v)} })
+		func(o *provider.WrappedOptions) {
+			o.MaterialDescription = map[string]string{legacy.MetaID: fmt.Sprintf("mat#%d", v)}
+		})
 	if err != nil {
 		m.t.Fatal(err)
 	}
