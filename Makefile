@@ -40,8 +40,9 @@ demo: setup
 demo-cli: build
 	@KEYS=$(KEYS) BIN=bin ./scripts/demo.sh
 
-## bench: item benchmarks and their lower bound, parallel scaling at 1 and 2 CPUs, and the
-## end-to-end benchmark against DynamoDB Local and the fake KMS. Compare runs with benchstat.
+## bench: item benchmarks and their lower bound, parallel scaling at 1 and 2 CPUs, the
+## end-to-end benchmark against DynamoDB Local and the fake KMS, and multi-item calls with
+## 5 ms of KMS latency at Options.Concurrency 1 and 16. Compare runs with benchstat.
 BENCHCOUNT ?= 5
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|MostRecentCached)$$' -count $(BENCHCOUNT) ./ddbenc
@@ -49,6 +50,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkMostRecentCachedParallel$$' -cpu 1,2 -count $(BENCHCOUNT) ./provider
 	$(GO) test -run '^$$' -bench '^BenchmarkDBESDK(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|HierarchicalEncryptItem|HierarchicalDecryptItem)$$' -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^BenchmarkEndToEnd$$' -benchtime 1000x -count $(BENCHCOUNT) ./integration
+	$(GO) test -run '^$$' -bench '^Benchmark(QueryPageKMS|BatchWriteKMS|QueryPageCached)$$' -benchtime 10x -count $(BENCHCOUNT) ./integration
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:

@@ -13,6 +13,7 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/kms v1.62.4
 	github.com/aws/smithy-go v1.28.8
 	github.com/google/go-cmp v0.7.0
+	go.uber.org/goleak v1.3.0
 )
 
 require (

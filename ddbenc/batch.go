@@ -1,8 +1,11 @@
 package ddbenc
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -77,7 +80,10 @@ func (c *Client) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInpu
 	res := *out
 	res.Responses = make(map[string][]map[string]types.AttributeValue, len(out.Responses))
 	formats := make(map[string][]ItemFormat, len(out.Responses))
-	for name, items := range out.Responses {
+	// Tables in name order: when items of several fail, the error is
+	// always that of the same one.
+	for _, name := range slices.Sorted(maps.Keys(out.Responses)) {
+		items := out.Responses[name]
 		n := tableNameOf(name)
 		t, known := tables[n]
 		if !known {
@@ -122,35 +128,45 @@ func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 	}
 	req := *in
 	req.RequestItems = make(map[string][]types.WriteRequest, len(in.RequestItems))
-	plain := map[string]map[string]map[string]types.AttributeValue{} // table → key → plaintext item
-	for name, wrs := range in.RequestItems {
+	// The write requests of configured tables, tables in name order (so that
+	// the first failing request is always the same one) and each table's in
+	// request order: checked, and puts encrypted, concurrently.
+	var wts []batchWriteTable
+	n := 0
+	for _, name := range slices.Sorted(maps.Keys(in.RequestItems)) {
+		wrs := in.RequestItems[name]
 		t := tables[tableNameOf(name)]
 		if t == nil {
 			req.RequestItems[name] = wrs
 			continue
 		}
-		tn := t.enc.TableName()
-		plain[tn] = map[string]map[string]types.AttributeValue{}
-		out := make([]types.WriteRequest, len(wrs))
-		for i, wr := range wrs {
-			out[i] = wr
-			if (wr.PutRequest == nil) == (wr.DeleteRequest == nil) {
-				return nil, unsupported(op, tn, "", "write request %d must set exactly one of PutRequest and DeleteRequest", i)
-			}
-			if wr.DeleteRequest != nil {
-				if err := t.checkKey(op, "DeleteRequest.Key", wr.DeleteRequest.Key); err != nil {
+		wts = append(wts, batchWriteTable{name: name, t: t, wrs: wrs, out: make([]types.WriteRequest, len(wrs)), start: n})
+		n += len(wrs)
+	}
+	if serial(c.workers, n) {
+		for k := range wts {
+			for i := range wts[k].wrs {
+				if err := wts[k].prepare(ctx, op, i); err != nil {
 					return nil, err
 				}
-				continue
 			}
-			item, err := t.enc.EncryptItem(ctx, wr.PutRequest.Item)
-			if err != nil {
-				return nil, withOp(op, err)
-			}
-			out[i].PutRequest = &types.PutRequest{Item: item}
-			plain[tn][t.keyString(item)] = wr.PutRequest.Item
 		}
-		req.RequestItems[name] = out
+	} else if err := parallel(ctx, c.workers, n, func(j int) error {
+		k := batchWriteIndex(wts, j)
+		return wts[k].prepare(ctx, op, j-wts[k].start)
+	}); err != nil {
+		return nil, err
+	}
+	plain := make(map[string]map[string]map[string]types.AttributeValue, len(wts)) // table → key → plaintext item
+	for _, wt := range wts {
+		tn := wt.t.enc.TableName()
+		plain[tn] = map[string]map[string]types.AttributeValue{}
+		for i, wr := range wt.out {
+			if wr.PutRequest != nil {
+				plain[tn][wt.t.keyString(wr.PutRequest.Item)] = wt.wrs[i].PutRequest.Item
+			}
+		}
+		req.RequestItems[wt.name] = wt.out
 	}
 	out, err := c.api.BatchWriteItem(ctx, &req, optFns...)
 	if err != nil {
@@ -176,4 +192,48 @@ func (c *Client) BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItem
 		}
 	}
 	return &res, nil
+}
+
+// batchWriteTable is the write requests of one configured table of a
+// BatchWriteItem call and the requests to send in their place.
+type batchWriteTable struct {
+	name  string // the request's key: a table name or ARN
+	t     *table
+	wrs   []types.WriteRequest // as given
+	out   []types.WriteRequest // to send
+	start int                  // the index of wrs[0] among the call's requests
+}
+
+// prepare checks write request i and sets out[i]: the request, with a put's
+// item encrypted.
+func (wt *batchWriteTable) prepare(ctx context.Context, op string, i int) error {
+	wr := wt.wrs[i]
+	wt.out[i] = wr
+	if (wr.PutRequest == nil) == (wr.DeleteRequest == nil) {
+		return unsupported(op, wt.t.enc.TableName(), "", "write request %d must set exactly one of PutRequest and DeleteRequest", i)
+	}
+	if wr.DeleteRequest != nil {
+		return wt.t.checkKey(op, "DeleteRequest.Key", wr.DeleteRequest.Key)
+	}
+	item, err := wt.t.enc.EncryptItem(ctx, wr.PutRequest.Item)
+	if err != nil {
+		return wt.t.itemErr(op, err, wr.PutRequest.Item)
+	}
+	wt.out[i].PutRequest = &types.PutRequest{Item: item}
+	return nil
+}
+
+// batchWriteIndex returns the index in wts of the table of request j (of
+// all the call's requests, numbered in wts order).
+func batchWriteIndex(wts []batchWriteTable, j int) int {
+	k, found := slices.BinarySearchFunc(wts, j, func(wt batchWriteTable, j int) int { return cmp.Compare(wt.start, j) })
+	if found {
+		// The first table starting at j: tables with no requests start
+		// where the next one does.
+		for k+1 < len(wts) && wts[k+1].start == j {
+			k++
+		}
+		return k
+	}
+	return k - 1
 }

@@ -69,6 +69,16 @@ type Options struct {
 	// PutItem's returned attributes, names the item's primary key values,
 	// which are stored in plaintext but may still be personal data.
 	RedactKeys bool
+	// Concurrency is how many items of one multi-item call (Query, Scan,
+	// BatchGetItem, BatchWriteItem, TransactGetItems, TransactWriteItems)
+	// are encrypted or decrypted at once, so that their KMS round trips
+	// overlap. Zero means DefaultConcurrency; 1 processes the items one
+	// after another in the calling goroutine; a negative value is an
+	// ErrInvalidConfig. The work uses the call's context, results keep the
+	// items' order, a call still fails whole when one item fails (with the
+	// error of the first failing item in item order), and no goroutine
+	// outlives the call.
+	Concurrency int
 }
 
 // Client wraps a DynamoDB client: items written to configured tables are
@@ -77,10 +87,11 @@ type Options struct {
 // written for the SDK, including the Query and Scan paginators. It is safe
 // for concurrent use.
 type Client struct {
-	api    DynamoDBAPI
-	tables map[string]*tableEntry // by table name
-	pass   map[string]bool
-	redact bool
+	api     DynamoDBAPI
+	tables  map[string]*tableEntry // by table name
+	pass    map[string]bool
+	redact  bool
+	workers int // Options.Concurrency, DefaultConcurrency for zero
 }
 
 // table is a configured table as the Client uses it: the table's Encryptor
@@ -88,8 +99,9 @@ type Client struct {
 // request rewrites and the decryption of returned items are its methods. A
 // nil *table stands for a pass-through table.
 type table struct {
-	enc    *Encryptor
-	redact bool // Options.RedactKeys: no key values in Error.Key
+	enc     *Encryptor
+	redact  bool // Options.RedactKeys: no key values in Error.Key
+	workers int  // Options.Concurrency: items processed at once
 }
 
 // tableEntry is a configured table whose key schema may still have to be read
@@ -121,7 +133,14 @@ func NewClient(api DynamoDBAPI, tables []TableConfig, optFns ...func(*Options)) 
 	if api == nil {
 		return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: a DynamoDB client is required", ErrInvalidConfig)}
 	}
-	c := &Client{api: api, tables: map[string]*tableEntry{}, pass: map[string]bool{}, redact: opts.RedactKeys}
+	if opts.Concurrency < 0 {
+		return nil, &Error{Op: "new client", Err: fmt.Errorf("%w: Concurrency is %d; give 0 for the default (%d), 1 for one item at a time, or more", ErrInvalidConfig, opts.Concurrency, DefaultConcurrency)}
+	}
+	workers := opts.Concurrency
+	if workers == 0 {
+		workers = DefaultConcurrency
+	}
+	c := &Client{api: api, tables: map[string]*tableEntry{}, pass: map[string]bool{}, redact: opts.RedactKeys, workers: workers}
 	for _, cfg := range tables {
 		cfg.TableName = tableNameOf(cfg.TableName)
 		if _, dup := c.tables[cfg.TableName]; dup {
@@ -168,7 +187,7 @@ func (c *Client) newTable(cfg TableConfig) (*table, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &table{enc: enc, redact: c.redact}, nil
+	return &table{enc: enc, redact: c.redact, workers: c.workers}, nil
 }
 
 // lookup returns the named table, or nil for a pass-through table; name may
@@ -333,13 +352,20 @@ func (t *table) decryptOne(ctx context.Context, op string, item map[string]types
 	}
 	out, f, err := t.enc.ReadItem(ctx, item)
 	if err != nil {
-		err = withOp(op, err)
-		if de, ok := err.(*Error); ok && !t.redact {
-			de.Key = t.keyString(item)
-		}
-		return nil, 0, err
+		return nil, 0, t.itemErr(op, err, item)
 	}
 	return out, f, nil
+}
+
+// itemErr is err of an item of an op: its *Error with op prefixed and,
+// unless keys are redacted, the item's key (other errors, such as context
+// errors, unchanged).
+func (t *table) itemErr(op string, err error, item map[string]types.AttributeValue) error {
+	err = withOp(op, err)
+	if de, ok := err.(*Error); ok && !t.redact {
+		de.Key = t.keyString(item)
+	}
+	return err
 }
 
 // decryptAll verifies and decrypts returned items and applies the caller's
@@ -351,14 +377,29 @@ func (t *table) decryptAll(ctx context.Context, op string, items []map[string]ty
 	}
 	out := make([]map[string]types.AttributeValue, len(items))
 	formats := make([]ItemFormat, len(items))
-	for i, it := range items {
-		d, f, err := t.decryptOne(ctx, op, it)
-		if err != nil {
-			return nil, nil, err
+	if serial(t.workers, len(items)) {
+		for i := range items {
+			if err := t.decryptAt(ctx, op, items, out, formats, i, p, projected); err != nil {
+				return nil, nil, err
+			}
 		}
-		out[i], formats[i] = p.apply(d, projected), f
+	} else if err := parallel(ctx, t.workers, len(items), func(i int) error {
+		return t.decryptAt(ctx, op, items, out, formats, i, p, projected)
+	}); err != nil {
+		return nil, nil, err
 	}
 	return out, formats, nil
+}
+
+// decryptAt is decryptAll's work on item i: it decrypts items[i] into
+// out[i] and its format into formats[i].
+func (t *table) decryptAt(ctx context.Context, op string, items, out []map[string]types.AttributeValue, formats []ItemFormat, i int, p projection, projected bool) error {
+	d, f, err := t.decryptOne(ctx, op, items[i])
+	if err != nil {
+		return err
+	}
+	out[i], formats[i] = p.apply(d, projected), f
+	return nil
 }
 
 // returnedFormats is the ItemFormats record of an item a call returned: one
@@ -376,11 +417,7 @@ func returnedFormats(item map[string]types.AttributeValue, f ItemFormat) []ItemF
 func (t *table) decryptVerified(ctx context.Context, op string, item map[string]types.AttributeValue) (map[string]types.AttributeValue, error) {
 	out, err := t.enc.DecryptItem(ctx, item)
 	if err != nil {
-		err = withOp(op, err)
-		if de, ok := err.(*Error); ok && !t.redact {
-			de.Key = t.keyString(item)
-		}
-		return nil, err
+		return nil, t.itemErr(op, err, item)
 	}
 	return out, nil
 }

@@ -17,6 +17,16 @@
 // fail with ErrUnsupportedOperation before any request. Tables without a
 // TableConfig fail with ErrUnknownTable unless passed through explicitly.
 //
+// The items of one multi-item call (Query, Scan, BatchGetItem,
+// BatchWriteItem, TransactGetItems, TransactWriteItems) are encrypted or
+// decrypted concurrently, [Options].Concurrency at a time
+// ([DefaultConcurrency], 16, by default), so that their KMS round trips
+// overlap; 1 processes them one after another in the calling goroutine.
+// Nothing else changes: results keep the items' order (ResultMetadata's
+// item formats too), one failing item fails the call with the error of the
+// first failing item in item order, the call's context cancels the work,
+// and no goroutine outlives the call.
+//
 // An [Encryptor] serves one table. Each attribute gets an action from an
 // actions.Map: encrypted and signed, only signed, or left alone. Keys come
 // from a [MaterialsProvider] (package provider: direct KMS bound to a regional

@@ -53,7 +53,9 @@ type Error struct {
 	// Key is the item's primary key (DynamoDB JSON) when a Client could not
 	// verify or decrypt an item it read: one of several items (Query, Scan,
 	// batch and transaction calls), and also the item of GetItem and the
-	// returned attributes of PutItem, DeleteItem and UpdateItem. Key values
+	// returned attributes of PutItem, DeleteItem and UpdateItem; or could
+	// not encrypt one of the put items of BatchWriteItem or
+	// TransactWriteItems. Key values
 	// are stored in plaintext but may be personal data:
 	// Options.RedactKeys leaves Key empty.
 	Key string

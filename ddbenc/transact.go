@@ -19,35 +19,86 @@ func (c *Client) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWr
 	req := *in
 	req.TransactItems = make([]types.TransactWriteItem, len(in.TransactItems))
 	tables := make([]*table, len(in.TransactItems)) // nil for pass-through tables
-	for i, ti := range in.TransactItems {
-		var err error
-		if tables[i], req.TransactItems[i], err = c.transactWriteItem(ctx, op, i, ti); err != nil {
-			return nil, err
+	if serial(c.workers, len(in.TransactItems)) {
+		for i := range in.TransactItems {
+			if err := c.transactWriteAt(ctx, op, in.TransactItems, req.TransactItems, tables, i); err != nil {
+				return nil, err
+			}
 		}
+	} else if err := parallel(ctx, c.workers, len(in.TransactItems), func(i int) error {
+		return c.transactWriteAt(ctx, op, in.TransactItems, req.TransactItems, tables, i)
+	}); err != nil {
+		return nil, err
 	}
 	out, err := c.api.TransactWriteItems(ctx, &req, optFns...)
 	if err != nil {
 		var tce *types.TransactionCanceledException
 		if errors.As(err, &tce) {
-			var failures []error
-			for i := range tce.CancellationReasons {
-				r := &tce.CancellationReasons[i]
-				if r.Item == nil || i >= len(tables) || tables[i] == nil {
-					continue
-				}
-				d, derr := tables[i].decryptVerified(ctx, op, r.Item)
-				r.Item = d
-				if derr != nil {
-					failures = append(failures, derr)
-				}
-			}
-			if len(failures) > 0 {
+			if failures := c.decryptReasons(ctx, op, tce.CancellationReasons, tables); len(failures) > 0 {
 				return nil, errors.Join(append([]error{err}, failures...)...)
 			}
 		}
 		return nil, err
 	}
 	return out, nil
+}
+
+// transactWriteAt checks entry i of a TransactWriteItems request (in) and
+// sets its table and the entry to send.
+func (c *Client) transactWriteAt(ctx context.Context, op string, in, send []types.TransactWriteItem, tables []*table, i int) error {
+	var err error
+	tables[i], send[i], err = c.transactWriteItem(ctx, op, i, in[i])
+	return err
+}
+
+// decryptReasons decrypts, in place, the items of the cancellation reasons
+// of a TransactionCanceledException: reason i under tables[i]. An item that
+// fails, or is plaintext, is removed; the failures are returned in reason
+// order.
+func (c *Client) decryptReasons(ctx context.Context, op string, reasons []types.CancellationReason, tables []*table) []error {
+	n := min(len(reasons), len(tables))
+	var failures []error
+	if serial(c.workers, n) {
+		for i := range n {
+			if err := decryptReason(ctx, op, reasons, tables, i); err != nil {
+				failures = append(failures, err)
+			}
+		}
+		return failures
+	}
+	// An item is removed until its decryption succeeds: none is left as
+	// stored if ctx ends before its turn.
+	stored := make([]map[string]types.AttributeValue, n)
+	for i := range n {
+		stored[i], reasons[i].Item = reasons[i].Item, nil
+	}
+	errs := make([]error, n)
+	err := parallel(ctx, c.workers, n, func(i int) error {
+		reasons[i].Item = stored[i]
+		errs[i] = decryptReason(ctx, op, reasons, tables, i)
+		return nil
+	})
+	for _, e := range errs {
+		if e != nil {
+			failures = append(failures, e)
+		}
+	}
+	if err != nil {
+		failures = append(failures, err)
+	}
+	return failures
+}
+
+// decryptReason decrypts the item of reasons[i], if any, under tables[i] (nil
+// for a pass-through table, whose items stay), removing it if that fails.
+func decryptReason(ctx context.Context, op string, reasons []types.CancellationReason, tables []*table, i int) error {
+	r := &reasons[i]
+	if r.Item == nil || tables[i] == nil {
+		return nil
+	}
+	d, err := tables[i].decryptVerified(ctx, op, r.Item)
+	r.Item = d
+	return err
 }
 
 // transactWriteItem checks entry i of a TransactWriteItems request and
@@ -73,7 +124,7 @@ func (c *Client) transactWriteItem(ctx context.Context, op string, i int, ti typ
 		}
 		item, err := t.enc.EncryptItem(ctx, ti.Put.Item)
 		if err != nil {
-			return nil, ti, withOp(op, err)
+			return nil, ti, t.itemErr(op, err, ti.Put.Item)
 		}
 		put := *ti.Put
 		put.Item = item
@@ -166,18 +217,50 @@ func (c *Client) TransactGetItems(ctx context.Context, in *dynamodb.TransactGetI
 	res := *out
 	res.Responses = make([]types.ItemResponse, len(out.Responses))
 	formats := make([]ItemFormat, len(out.Responses)) // PlaintextItem for pass-through tables
-	for i, r := range out.Responses {
-		res.Responses[i] = r
-		if i < len(tables) && tables[i] != nil {
-			item, f, err := tables[i].decryptOne(ctx, op, r.Item)
-			if err != nil {
+	g := transactGet{op: op, tables: tables, projs: projs, projected: projected, in: out.Responses, out: res.Responses, formats: formats}
+	if serial(c.workers, len(out.Responses)) {
+		for i := range out.Responses {
+			if err := g.decryptAt(ctx, i); err != nil {
 				return nil, err
 			}
-			res.Responses[i].Item = projs[i].apply(item, projected[i])
-			formats[i] = f
 		}
+	} else if err := g.parallel(ctx, c.workers); err != nil {
+		return nil, err
 	}
 	res.ResultMetadata = out.ResultMetadata.Clone()
 	setFormats(&res.ResultMetadata, formats)
 	return &res, nil
+}
+
+// transactGet is the decryption of the responses of a TransactGetItems call.
+type transactGet struct {
+	op        string
+	tables    []*table // by request entry; nil for pass-through tables
+	projs     []projection
+	projected []bool
+	in        []types.ItemResponse // as returned
+	out       []types.ItemResponse // decrypted and projected
+	formats   []ItemFormat
+}
+
+// parallel decrypts every response on up to workers goroutines. (g is a
+// copy, so that only this path moves it to the heap.)
+func (g transactGet) parallel(ctx context.Context, workers int) error {
+	return parallel(ctx, workers, len(g.in), func(i int) error { return g.decryptAt(ctx, i) })
+}
+
+// decryptAt sets out[i] and formats[i] from response i.
+func (g *transactGet) decryptAt(ctx context.Context, i int) error {
+	r := g.in[i]
+	g.out[i] = r
+	if i >= len(g.tables) || g.tables[i] == nil {
+		return nil
+	}
+	item, f, err := g.tables[i].decryptOne(ctx, g.op, r.Item)
+	if err != nil {
+		return err
+	}
+	g.out[i].Item = g.projs[i].apply(item, g.projected[i])
+	g.formats[i] = f
+	return nil
 }

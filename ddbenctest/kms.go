@@ -33,6 +33,7 @@ type KMS struct {
 	calls   []KMSCall
 	counts  map[string]int
 	faults  []*KMSFault
+	latency time.Duration // SetLatency
 	secrets []byte
 }
 

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Test hooks: the call log, per-operation counters and injected faults. The
-// manual clock is in clock.go.
+// Test hooks: the call log, per-operation counters, injected faults and a
+// standing latency. The manual clock is in clock.go.
 
 // KMSCall is one request the server received.
 type KMSCall struct {
@@ -64,21 +64,47 @@ func (s *KMS) Calls() []KMSCall {
 	return slices.Clone(s.calls)
 }
 
-// Reset clears counters, the call log and pending faults.
+// SetLatency delays the answer to every call by d (or until the request's
+// context ends), as a network round trip to KMS would, until it is set
+// again; zero removes it. Calls wait concurrently: the delay is per call,
+// not a queue. An injected fault applies first.
+func (s *KMS) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Reset clears counters, the call log, pending faults and the latency.
 func (s *KMS) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls, s.counts, s.faults = nil, map[string]int{}, nil
+	s.calls, s.counts, s.faults, s.latency = nil, map[string]int{}, nil, 0
 }
 
 // record logs and counts a call and takes the first pending fault matching
-// it, if any.
-func (s *KMS) record(c KMSCall) *KMSFault {
+// it, if any, and the standing latency.
+func (s *KMS) record(c KMSCall) (*KMSFault, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls = append(s.calls, c)
 	s.counts[c.Op]++
-	return s.takeFault(c.Op)
+	return s.takeFault(c.Op), s.latency
+}
+
+// delay waits d, or until the request's context ends; it reports whether
+// the request should go on to be answered.
+func delay(r *http.Request, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-r.Context().Done():
+		return false
+	}
 }
 
 // applyFault acts out an injected fault and reports whether the request
@@ -95,11 +121,7 @@ func (s *KMS) applyFault(w http.ResponseWriter, r *http.Request, fault *KMSFault
 		writeError(w, &apiError{"KMSInternalException", "injected internal error", 500})
 		return false
 	case FaultLatency:
-		select {
-		case <-time.After(fault.Delay):
-		case <-r.Context().Done():
-			return false
-		}
+		return delay(r, fault.Delay)
 	}
 	return true
 }

@@ -72,8 +72,8 @@ func (s *KMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = json.Unmarshal(body, &common)
 
-	fault := s.record(KMSCall{Op: op, Region: region, KeyID: common.KeyId, EncryptionContext: maps.Clone(common.EncryptionContext), GrantTokens: common.GrantTokens})
-	if !s.applyFault(w, r, fault) {
+	fault, latency := s.record(KMSCall{Op: op, Region: region, KeyID: common.KeyId, EncryptionContext: maps.Clone(common.EncryptionContext), GrantTokens: common.GrantTokens})
+	if !s.applyFault(w, r, fault) || !delay(r, latency) {
 		return
 	}
 

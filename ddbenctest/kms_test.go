@@ -274,6 +274,59 @@ func TestFaultsAndCounters(t *testing.T) {
 	}
 }
 
+// TestSetLatency: a standing latency holds every call (concurrently, not in
+// a queue) until it has passed or the caller's context ends; zero and Reset
+// remove it. No timing is measured: the held calls are seen in the call log
+// and released only by cancelling them.
+func TestSetLatency(t *testing.T) {
+	ctx := context.Background()
+	e := start(t, 0)
+	k := e.fake.CreateKey("us-east-1", false)
+	c := e.client("us-east-1", func(o *kms.Options) { o.RetryMaxAttempts = 1 })
+	gen := func(ctx context.Context) error {
+		_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: &k, NumberOfBytes: aws.Int32(32)})
+		return err
+	}
+	e.fake.Reset()
+	e.fake.SetLatency(time.Hour)
+	cctx, cancel := context.WithCancel(ctx)
+	const calls = 3
+	errs := make(chan error, calls)
+	for range calls {
+		go func() { errs <- gen(cctx) }()
+	}
+	// All three are held at once: none is answered while the others wait.
+	for e.fake.Count("GenerateDataKey") < calls {
+		time.Sleep(time.Millisecond)
+	}
+	select {
+	case err := <-errs:
+		t.Fatalf("a call was answered under a latency of an hour: %v", err)
+	default:
+	}
+	cancel()
+	for range calls {
+		if err := <-errs; !errors.Is(err, context.Canceled) {
+			t.Errorf("held call after cancel: %v, want context.Canceled", err)
+		}
+	}
+	// A short latency still answers.
+	e.fake.SetLatency(time.Millisecond)
+	if err := gen(ctx); err != nil {
+		t.Errorf("with 1ms latency: %v", err)
+	}
+	// Zero removes it, and so does Reset.
+	e.fake.SetLatency(0)
+	if err := gen(ctx); err != nil {
+		t.Errorf("with latency 0: %v", err)
+	}
+	e.fake.SetLatency(time.Hour)
+	e.fake.Reset()
+	if err := gen(ctx); err != nil {
+		t.Errorf("after Reset: %v", err)
+	}
+}
+
 func TestRegionFromSignature(t *testing.T) {
 	ctx := context.Background()
 	e := start(t, 0)
