@@ -177,6 +177,10 @@ func NewEncryptor(cfg TableConfig) (*Encryptor, error) {
 // TableName returns the configured table name.
 func (e *Encryptor) TableName() string { return e.cfg.TableName }
 
+// KeyNames returns the table's primary key attribute names: the partition
+// key, then the sort key if the table has one. The slice is a copy.
+func (e *Encryptor) KeyNames() []string { return slices.Clone(e.keys) }
+
 // Action returns the effective action of an attribute (after the key rule).
 // For a DBESDKFormat table an allowed unsigned attribute (listed, or by
 // prefix) is DoNothing, and an attribute the table cannot write (an aws_dbe_

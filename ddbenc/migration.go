@@ -342,6 +342,26 @@ func (e *Encryptor) ReadItem(ctx context.Context, item map[string]types.Attribut
 	return e.read(ctx, item, true)
 }
 
+// WriteFormat is the format EncryptItem writes items in: DBESDKItem for a
+// DBESDKFormat table, LegacyItem for a legacy-format table or one whose
+// LegacyPolicy is ForceLegacyEncryptAllowLegacyDecrypt, and PlaintextItem
+// for a ForcePlaintextWriteAllowPlaintextRead table or a legacy-format table
+// whose actions are all DoNothing. It is the format ReadItem reports for an
+// item this Encryptor wrote.
+func (e *Encryptor) WriteFormat() ItemFormat {
+	switch {
+	case e.cfg.Format == LegacyFormat && e.allNothing:
+		return PlaintextItem
+	case e.cfg.Format == LegacyFormat:
+		return LegacyItem
+	case e.legacyPolicy == ForceLegacyEncryptAllowLegacyDecrypt:
+		return LegacyItem
+	case e.plainPolicy == ForcePlaintextWriteAllowPlaintextRead:
+		return PlaintextItem
+	}
+	return DBESDKItem
+}
+
 // read is ReadItem; plaintext items are refused unless allowPlain (and the
 // table's policy allows them).
 func (e *Encryptor) read(ctx context.Context, item map[string]types.AttributeValue, allowPlain bool) (map[string]types.AttributeValue, ItemFormat, error) {
