@@ -127,10 +127,10 @@ type Config struct {
 
 // Progress is what Config.Progress is told after every page.
 type Progress struct {
-	Segment                                                 int // the segment whose page was processed
+	Segment                                                  int // the segment whose page was processed
 	Read, Transformed, Skipped, Verified, Conflicted, Failed int
-	Elapsed                                                 time.Duration
-	ItemsPerSecond                                          float64 // items read per second of Elapsed
+	Elapsed                                                  time.Duration
+	ItemsPerSecond                                           float64 // items read per second of Elapsed
 }
 
 // Report is what one Run did.

@@ -152,7 +152,9 @@ func newFake() *fakeTable {
 		failures: map[string]int{}, scans: map[int][]map[string]types.AttributeValue{}}
 }
 
-func pkOf(item map[string]types.AttributeValue) string { return item["pk"].(*types.AttributeValueMemberS).Value }
+func pkOf(item map[string]types.AttributeValue) string {
+	return item["pk"].(*types.AttributeValueMemberS).Value
+}
 
 func (f *fakeTable) add(seg int, item map[string]types.AttributeValue) {
 	f.items[seg] = append(f.items[seg], item)
