@@ -34,6 +34,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envJobWorker) != "" { // a worker process of TestTableJobKillResume
+		os.Exit(tableJobWorkerMain())
+	}
 	// The zero EnvOptions: an in-process fake KMS, whose hooks (counters,
 	// key states) the tests use.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
