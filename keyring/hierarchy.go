@@ -9,7 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
+	"sync"
 
 	"github.com/ddbec/ddbec-go/ddbenc"
 	"github.com/ddbec/ddbec-go/internal/dbesdk"
@@ -77,10 +77,24 @@ const (
 	hRest    = hSalt + hIV + hVersion + dbesdk.KeyLen + 16 // 92
 )
 
-func versionBytes(v string) ([]byte, error) {
-	b, err := hex.DecodeString(strings.ReplaceAll(v, "-", ""))
-	if err != nil || len(b) != hVersion || len(v) != 36 {
-		return nil, fmt.Errorf("%w: branch key version %q is not a UUID", ddbenc.ErrInvalidConfig, v)
+// versionBytes parses a version UUID (canonical 8-4-4-4-12 form) into its
+// 16 raw bytes.
+func versionBytes(v string) ([hVersion]byte, error) {
+	var b [hVersion]byte
+	bad := func() ([hVersion]byte, error) {
+		return b, fmt.Errorf("%w: branch key version %q is not a UUID", ddbenc.ErrInvalidConfig, v)
+	}
+	if len(v) != 36 || v[8] != '-' || v[13] != '-' || v[18] != '-' || v[23] != '-' {
+		return bad()
+	}
+	var h [2 * hVersion]byte
+	copy(h[0:8], v[0:8])
+	copy(h[8:12], v[9:13])
+	copy(h[12:16], v[14:18])
+	copy(h[16:20], v[19:23])
+	copy(h[20:32], v[24:36])
+	if _, err := hex.Decode(b[:], h[:]); err != nil {
+		return bad()
 	}
 	return b, nil
 }
@@ -90,17 +104,38 @@ func versionString(b []byte) string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-func hierarchyAAD(id string, version []byte, ec map[string]string) []byte {
-	aad := append([]byte(dbesdk.HierarchyProviderID), id...)
-	aad = append(aad, version...)
-	return append(aad, dbesdk.SerializeContext(ec)...)
+// hierarchyScratch is the per-call working memory of the hierarchical
+// keyring, pooled: the AAD buffer and the derived wrapping key.
+type hierarchyScratch struct {
+	aad     []byte
+	derived [dbesdk.KeyLen]byte
 }
 
-func hierarchyGCM(branchKey, salt []byte) (cipher.AEAD, error) {
+var hierarchyPool = sync.Pool{New: func() any { return &hierarchyScratch{aad: make([]byte, 0, 512)} }}
+
+func putHierarchyScratch(sc *hierarchyScratch) {
+	clear(sc.derived[:])
+	sc.aad = sc.aad[:0]
+	hierarchyPool.Put(sc)
+}
+
+// aad sets sc.aad to the wrapping AAD of §8.10.2: the provider id, the
+// branch key id, the 16 version bytes and the keyring form of the context.
+func (sc *hierarchyScratch) setAAD(id string, version []byte, ec map[string]string) []byte {
+	sc.aad = append(sc.aad[:0], dbesdk.HierarchyProviderID...)
+	sc.aad = append(sc.aad, id...)
+	sc.aad = append(sc.aad, version...)
+	sc.aad = dbesdk.AppendContext(sc.aad, ec)
+	return sc.aad
+}
+
+// gcm returns AES-256-GCM under the key derived from branchKey and salt.
+func (sc *hierarchyScratch) gcm(branchKey, salt []byte) (cipher.AEAD, error) {
 	if len(branchKey) != dbesdk.KeyLen {
 		return nil, fmt.Errorf("%w: branch key must be %d bytes", ddbenc.ErrInvalidConfig, dbesdk.KeyLen)
 	}
-	b, err := aes.NewCipher(dbesdk.HierarchyDerivedKey(branchKey, salt))
+	dbesdk.HierarchyDeriveKey(&sc.derived, branchKey, salt)
+	b, err := aes.NewCipher(sc.derived[:])
 	if err != nil {
 		return nil, err
 	}
@@ -128,20 +163,23 @@ func (h *Hierarchical) OnEncrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 	if err != nil {
 		return err
 	}
-	salt := make([]byte, hSalt+hIV)
-	if _, err := rand.Read(salt); err != nil {
+	// The EDK ciphertext in one buffer: wrapped data key ‖ salt ‖ IV ‖
+	// version ‖ sealed intermediate key and tag (§8.10.1).
+	ct := make([]byte, 0, dbesdk.WrappedPDKLen+hRest)
+	ct = append(ct, wrapped...)
+	ct = ct[:dbesdk.WrappedPDKLen+hSalt+hIV]
+	salt, iv := ct[dbesdk.WrappedPDKLen:dbesdk.WrappedPDKLen+hSalt], ct[dbesdk.WrappedPDKLen+hSalt:]
+	if _, err := rand.Read(ct[dbesdk.WrappedPDKLen:]); err != nil {
 		return err
 	}
-	iv := salt[hSalt:]
-	salt = salt[:hSalt]
-	g, err := hierarchyGCM(bk.Key, salt)
+	ct = append(ct, ver[:]...)
+	sc := hierarchyPool.Get().(*hierarchyScratch)
+	defer putHierarchyScratch(sc)
+	g, err := sc.gcm(bk.Key, salt)
 	if err != nil {
 		return err
 	}
-	ct := append(wrapped, salt...)
-	ct = append(ct, iv...)
-	ct = append(ct, ver...)
-	ct = g.Seal(ct, iv, ik, hierarchyAAD(id, ver, m.EncryptionContext))
+	ct = g.Seal(ct, iv, ik, sc.setAAD(id, ver[:], m.EncryptionContext))
 	add(m, ddbenc.EncryptedDataKey{ProviderID: dbesdk.HierarchyProviderID, ProviderInfo: []byte(id), Ciphertext: ct}, mac)
 	return nil
 }
@@ -156,6 +194,8 @@ func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 		return err
 	}
 	var errs []error
+	sc := hierarchyPool.Get().(*hierarchyScratch)
+	defer putHierarchyScratch(sc)
 	for _, e := range edks {
 		if e.ProviderID != dbesdk.HierarchyProviderID || string(e.ProviderInfo) != id {
 			continue
@@ -179,12 +219,12 @@ func (h *Hierarchical) OnDecrypt(ctx context.Context, m *ddbenc.KeyringMaterials
 			errs = append(errs, err)
 			continue
 		}
-		g, err := hierarchyGCM(bk.Key, salt)
+		g, err := sc.gcm(bk.Key, salt)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		ik, err := g.Open(nil, iv, sealed, hierarchyAAD(id, kver, m.EncryptionContext))
+		ik, err := g.Open(nil, iv, sealed, sc.setAAD(id, kver[:], m.EncryptionContext))
 		if err != nil {
 			errs = append(errs, errors.New("hierarchical EDK does not open"))
 			continue

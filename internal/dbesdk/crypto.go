@@ -204,12 +204,59 @@ const HierarchyProviderID = "aws-kms-hierarchy"
 // HierarchyDerivedKey is the hierarchical keyring's wrapping key: NIST SP
 // 800-108 counter-mode KDF with HMAC-SHA256 (docs/dbesdk-format.md §8.10.2).
 func HierarchyDerivedKey(branchKey, salt []byte) []byte {
-	m := hmac.New(sha256.New, branchKey)
-	msg := binary.BigEndian.AppendUint32(nil, 1)
-	msg = append(msg, HierarchyProviderID...)
-	msg = append(msg, 0)
-	msg = append(msg, salt...)
-	msg = binary.BigEndian.AppendUint32(msg, 256)
-	m.Write(msg)
-	return m.Sum(nil)
+	var k [KeyLen]byte
+	HierarchyDeriveKey(&k, branchKey, salt)
+	return k[:]
+}
+
+// HierarchyDeriveKey writes HierarchyDerivedKey(branchKey, salt) to dst
+// without allocating: the single HMAC-SHA256 block of §8.10.2, computed as
+// RFC 2104 defines it (SHA-256(K⊕opad ‖ SHA-256(K⊕ipad ‖ message))) on stack
+// buffers. A branch key longer than the SHA-256 block is hashed first, as
+// HMAC requires.
+func HierarchyDeriveKey(dst *[KeyLen]byte, branchKey, salt []byte) {
+	const block = sha256.BlockSize
+	var key [block]byte
+	if len(branchKey) > block {
+		sum := sha256.Sum256(branchKey)
+		copy(key[:], sum[:])
+	} else {
+		copy(key[:], branchKey)
+	}
+	const fixed = 4 + len(HierarchyProviderID) + 1 + 4
+	var in [block + fixed + 64]byte
+	if len(salt) > 64 {
+		// Not reachable from the keyring (salts are 16 bytes); keep the
+		// general definition correct anyway.
+		m := hmac.New(sha256.New, branchKey)
+		msg := binary.BigEndian.AppendUint32(nil, 1)
+		msg = append(append(append(msg, HierarchyProviderID...), 0), salt...)
+		m.Write(binary.BigEndian.AppendUint32(msg, 256))
+		m.Sum(dst[:0])
+		clear(key[:])
+		return
+	}
+	for i := range block {
+		in[i] = key[i] ^ 0x36
+	}
+	n := block
+	binary.BigEndian.PutUint32(in[n:], 1)
+	n += 4
+	n += copy(in[n:], HierarchyProviderID)
+	in[n] = 0
+	n++
+	n += copy(in[n:], salt)
+	binary.BigEndian.PutUint32(in[n:], 256)
+	n += 4
+	inner := sha256.Sum256(in[:n])
+	var out [block + sha256.Size]byte
+	for i := range block {
+		out[i] = key[i] ^ 0x5c
+	}
+	copy(out[block:], inner[:])
+	*dst = sha256.Sum256(out[:])
+	clear(key[:])
+	clear(in[:])
+	clear(out[:])
+	clear(inner[:])
 }
