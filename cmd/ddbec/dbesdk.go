@@ -78,8 +78,17 @@ func commaList(s string) []string {
 // dbesdkEncryptor builds the Encryptor of a --format dbesdk table. --table
 // is the logical table name (bound into every item).
 func (c *cliConfig) dbesdkEncryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+	cfg, err := c.dbesdkConfig(acts)
+	if err != nil {
+		return nil, err
+	}
+	return ddbenc.NewEncryptor(cfg)
+}
+
+// dbesdkConfig is the table configuration of dbesdkEncryptor.
+func (c *cliConfig) dbesdkConfig(acts actions.Map) (ddbenc.TableConfig, error) {
 	if c.table == "" || c.partitionKey == "" {
-		return nil, errors.New("--table and --partition-key are required")
+		return ddbenc.TableConfig{}, errors.New("--table and --partition-key are required")
 	}
 	var suite ddbenc.AlgorithmSuite
 	switch strings.ToLower(c.suite) {
@@ -90,18 +99,18 @@ func (c *cliConfig) dbesdkEncryptor(acts actions.Map) (*ddbenc.Encryptor, error)
 	case "0x6701":
 		suite = ddbenc.SuiteECDSAP384
 	default:
-		return nil, errors.New("--suite must be 0x6700 or 0x6701")
+		return ddbenc.TableConfig{}, errors.New("--suite must be 0x6700 or 0x6701")
 	}
 	kr, err := c.keyring()
 	if err != nil {
-		return nil, err
+		return ddbenc.TableConfig{}, err
 	}
-	return ddbenc.NewEncryptor(ddbenc.TableConfig{
+	return ddbenc.TableConfig{
 		Format: ddbenc.DBESDKFormat, TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey,
 		Actions: acts, Keyring: kr, Suite: suite,
 		AllowedUnsignedAttributes:      commaList(c.allowedUnsigned),
 		AllowedUnsignedAttributePrefix: c.allowedUnsignedPrefix,
-	})
+	}, nil
 }
 
 // keyring builds the --keyring keyring.

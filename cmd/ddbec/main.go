@@ -76,6 +76,9 @@ AWS Database Encryption SDK format (aws_dbe_head/aws_dbe_foot items):
   (keys.json is an MPL key manifest as in testdata/vectors/dbesdk; actions may use sign_and_include_in_encryption_context,
   and {"default":"do_nothing",...} means no default action)
 
+Whole-table jobs, resumable across workers ("ddbec table -h"; docs/operations.md):
+  ddbec table encrypt|reencrypt|migrate|verify ITEM-FLAGS --job-id ID --checkpoint-table T --segments N --worker i/W
+
 Branch key store (the hierarchical keyring's, in the AWS layout; "ddbec keystore -h" for its flags):
   ddbec keystore create-table|create-key|version-key|describe --key-store-table T ...
 
@@ -84,51 +87,9 @@ Exit status: 0 success, 1 verification or decryption failed or a key unavailable
 Flags:
 `
 
-// usageError is an error in the command line or the input (exit status 2).
-type usageError struct{ error }
-
-func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
-}
-
-type cliConfig struct {
-	cmd                                                  string
-	table, partitionKey, sortKey, actionsArg             string
-	keysFile, providerKind                               string
-	encryptionKey, signingKey, verificationKey           string
-	wrappingKey, unwrappingKey, ordering                 string
-	jsonl                                                bool
-	allowPythonRounded                                   bool
-	legacyUnsignedKeys                                   bool
-	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
-	metaTable, materialName, ddbEndpoint                 string
-	// --format dbesdk (dbesdk.go)
-	format, keyringKind, key, keyName, keyNamespace string
-	rsaPadding, suite                               string
-	allowedUnsigned, allowedUnsignedPrefix          string
-	// --keyring hierarchy (keystore.go)
-	keyStoreTable, branchKeyID, keyStoreKMSMode, keyStoreLogicalName string
-	cacheTTL                                                         time.Duration
-	// set holds the names of the flags given on the command line.
-	set map[string]bool
-}
-
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "keystore" {
-		return runKeyStore(args[1:], stdout, stderr)
-	}
-	if len(args) == 0 || (args[0] != "encrypt" && args[0] != "decrypt" && args[0] != "inspect") {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprint(stdout, usage)
-			return exitOK
-		}
-		fmt.Fprint(stderr, usage)
-		return exitUsage
-	}
-	c := cliConfig{cmd: args[0]}
-	fs := flag.NewFlagSet("ddbec "+c.cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+// register defines the flags of an item configuration (format, keys,
+// actions, provider or keyring) on fs, stored in c.
+func (c *cliConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.table, "table", "", "table name (bound into the signature)")
 	fs.StringVar(&c.partitionKey, "partition-key", "", "partition key attribute name")
 	fs.StringVar(&c.sortKey, "sort-key", "", "sort key attribute name, if the table has one")
@@ -166,6 +127,57 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.BoolVar(&c.jsonl, "jsonl", false, "a stream of items (one per line, or over several lines) and query/scan output ({\"Items\": [...]}); one output line per item")
 	fs.BoolVar(&c.allowPythonRounded, "allow-python-rounded-numbers", false, "decrypt: accept legacy Python signatures over numbers rounded to 28 digits")
 	fs.BoolVar(&c.legacyUnsignedKeys, "legacy-unsigned-keys", false, "migration only: keys whose action is do_nothing stay unsigned, as legacy writers left them (see SECURITY.md)")
+}
+
+// usageError is an error in the command line or the input (exit status 2).
+type usageError struct{ error }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+type cliConfig struct {
+	cmd                                                  string
+	table, partitionKey, sortKey, actionsArg             string
+	keysFile, providerKind                               string
+	encryptionKey, signingKey, verificationKey           string
+	wrappingKey, unwrappingKey, ordering                 string
+	jsonl                                                bool
+	allowPythonRounded                                   bool
+	legacyUnsignedKeys                                   bool
+	kmsKeyARN, kmsEndpoint, region, kmsMode, kmsAccounts string
+	metaTable, materialName, ddbEndpoint                 string
+	// --format dbesdk (dbesdk.go)
+	format, keyringKind, key, keyName, keyNamespace string
+	rsaPadding, suite                               string
+	allowedUnsigned, allowedUnsignedPrefix          string
+	// --keyring hierarchy (keystore.go)
+	keyStoreTable, branchKeyID, keyStoreKMSMode, keyStoreLogicalName string
+	cacheTTL                                                         time.Duration
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "keystore" {
+		return runKeyStore(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "table" {
+		return runTable(args[1:], stdout, stderr)
+	}
+	if len(args) == 0 || (args[0] != "encrypt" && args[0] != "decrypt" && args[0] != "inspect") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	c := cliConfig{cmd: args[0]}
+	fs := flag.NewFlagSet("ddbec "+c.cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
+	c.register(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

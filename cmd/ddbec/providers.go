@@ -20,8 +20,17 @@ import (
 )
 
 func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+	cfg, err := c.legacyConfig(acts)
+	if err != nil {
+		return nil, err
+	}
+	return ddbenc.NewEncryptor(cfg)
+}
+
+// legacyConfig is the table configuration of encryptor.
+func (c *cliConfig) legacyConfig(acts actions.Map) (ddbenc.TableConfig, error) {
 	if c.table == "" || c.partitionKey == "" {
-		return nil, errors.New("--table and --partition-key are required")
+		return ddbenc.TableConfig{}, errors.New("--table and --partition-key are required")
 	}
 	var ord ddbenc.Ordering
 	switch c.ordering {
@@ -30,19 +39,19 @@ func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
 	case "python":
 		ord = ddbenc.PythonOrdering
 	default:
-		return nil, fmt.Errorf("--ordering must be java or python")
+		return ddbenc.TableConfig{}, fmt.Errorf("--ordering must be java or python")
 	}
 	var p ddbenc.MaterialsProvider
 	if !acts.AllDoNothing() {
 		var err error
 		if p, err = c.provider(); err != nil {
-			return nil, err
+			return ddbenc.TableConfig{}, err
 		}
 	}
-	return ddbenc.NewEncryptor(ddbenc.TableConfig{
+	return ddbenc.TableConfig{
 		TableName: c.table, PartitionKey: c.partitionKey, SortKey: c.sortKey, Actions: acts, Provider: p,
 		Ordering: ord, AllowPythonRoundedNumbers: c.allowPythonRounded, LegacyUnsignedKeys: c.legacyUnsignedKeys,
-	})
+	}, nil
 }
 
 func (c *cliConfig) provider() (ddbenc.MaterialsProvider, error) {
