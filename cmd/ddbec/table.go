@@ -129,6 +129,13 @@ func runTable(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The ETA is an estimate: DescribeTable's ItemCount (which DynamoDB
+	// refreshes about every six hours) divided among the workers.
+	if ddb, ok := cfg.API.(*dynamodb.Client); ok {
+		if d, err := ddb.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &cfg.Table}); err == nil && d.Table != nil && d.Table.ItemCount != nil {
+			p.total = int(*d.Table.ItemCount) / max(cfg.Workers, 1)
+		}
+	}
 	cfg.Progress = p.update
 	job, err := tablejob.New(cfg)
 	if err != nil {
@@ -339,14 +346,16 @@ func parseWorker(v string, getenv func(string) string) (worker, workers int, err
 }
 
 // progressPrinter writes progress to stderr: a bar redrawn in place on a
-// terminal, a plain line every 10 seconds otherwise.
+// terminal, a plain line every 10 seconds otherwise. total, when known, is
+// the estimated number of items this worker reads, for the bar and the ETA.
 type progressPrinter struct {
-	w    io.Writer
-	bar  bool
-	off  bool
-	last time.Time
-	now  func() time.Time
-	seen bool
+	w     io.Writer
+	bar   bool
+	off   bool
+	total int
+	last  time.Time
+	now   func() time.Time
+	seen  bool
 }
 
 func newProgressPrinter(mode string, w io.Writer) *progressPrinter {
@@ -380,8 +389,17 @@ func (p *progressPrinter) update(pr tablejob.Progress) {
 	}
 	line := fmt.Sprintf("read %d  transformed %d  skipped %d  verified %d  conflicted %d  failed %d  %.0f items/s  %s",
 		pr.Read, pr.Transformed, pr.Skipped, pr.Verified, pr.Conflicted, pr.Failed, pr.ItemsPerSecond, pr.Elapsed.Round(time.Second))
+	if p.total > 0 && pr.ItemsPerSecond > 0 && pr.Read < p.total {
+		eta := time.Duration(float64(p.total-pr.Read) / pr.ItemsPerSecond * float64(time.Second))
+		line += fmt.Sprintf("  ETA %s", eta.Round(time.Second))
+	}
 	if p.bar {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		const width = 20
+		filled := 0
+		if p.total > 0 {
+			filled = min(width, pr.Read*width/p.total)
+		}
+		fmt.Fprintf(p.w, "\r\033[K[%s%s] %s", strings.Repeat("#", filled), strings.Repeat(".", width-filled), line)
 		p.seen = true
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
+	"github.com/ddbec/ddbec-go/tablejob"
 )
 
 // TestTableJobProcesses runs whole-table jobs through the CLI as separate
@@ -234,5 +236,32 @@ func TestParseWorker(t *testing.T) {
 		if _, _, err := parseWorker(bad, get); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+func TestProgressPrinter(t *testing.T) {
+	var b strings.Builder
+	p := newProgressPrinter("bar", &b)
+	p.total = 100
+	p.update(tablejob.Progress{Read: 50, Transformed: 50, ItemsPerSecond: 10})
+	p.done()
+	if got := b.String(); !strings.Contains(got, "[##########..........]") || !strings.Contains(got, "ETA 5s") || !strings.HasSuffix(got, "\n") {
+		t.Errorf("bar: %q", got)
+	}
+	b.Reset()
+	now := time.Unix(0, 0)
+	p = newProgressPrinter("lines", &b)
+	p.now = func() time.Time { return now }
+	p.update(tablejob.Progress{Read: 1})
+	p.update(tablejob.Progress{Read: 2}) // within 10 s: not printed
+	now = now.Add(11 * time.Second)
+	p.update(tablejob.Progress{Read: 3})
+	if got := strings.Count(b.String(), "\n"); got != 2 || strings.Contains(b.String(), "read 2 ") {
+		t.Errorf("lines: %q", b.String())
+	}
+	b.Reset()
+	newProgressPrinter("none", &b).update(tablejob.Progress{Read: 1})
+	if b.Len() != 0 || newProgressPrinter("loud", &b) != nil {
+		t.Errorf("none printed %q, or an unknown mode was accepted", b.String())
 	}
 }
