@@ -688,3 +688,35 @@ func BenchmarkTableJob(b *testing.B) {
 		})
 	}
 }
+
+// TestTableJobRateLimit bounds an Encrypt job's writes with MaxWCU: DynamoDB
+// Local reports consumed capacity, so 300 writes of at least one unit each
+// at 50 WCU/s (50 in reserve) take at least 5 s; unbounded they take less
+// than 2 s. Progress is reported after every page.
+func TestTableJobRateLimit(t *testing.T) {
+	need(t)
+	const items = 300
+	ddb := env.DynamoDB(ddbenctest.East)
+	table := newTable(t)
+	loadItems(t, ddb, table, items)
+	var progress []tablejob.Progress
+	j, err := tablejob.New(tablejob.Config{API: ddb, Table: table, Kind: tablejob.Encrypt, Target: jobTarget(t, table),
+		JobID: "rate", CheckpointTable: newCheckpointTable(t, ddb), PageSize: 50, MaxWCU: 50,
+		Progress: func(p tablejob.Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := j.Run(context.Background())
+	el := time.Since(start)
+	if err != nil || rep.Transformed != items {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	t.Logf("%d items at MaxWCU 50 in %v", items, el.Round(time.Millisecond))
+	if el < 4800*time.Millisecond {
+		t.Errorf("%d writes at MaxWCU 50 took %v, want at least 5 s", items, el)
+	}
+	if len(progress) < items/50 || progress[len(progress)-1].Transformed != items || progress[len(progress)-1].ItemsPerSecond <= 0 {
+		t.Errorf("progress %+v", progress)
+	}
+}
