@@ -42,7 +42,8 @@ demo-cli: build
 
 ## bench: item benchmarks and their lower bound, parallel scaling at 1 and 2 CPUs, the
 ## end-to-end benchmark against DynamoDB Local and the fake KMS, and multi-item calls with
-## 5 ms of KMS latency at Options.Concurrency 1 and 16. Compare runs with benchstat.
+## 5 ms of KMS latency at Options.Concurrency 1 and 16, and a 5,000-item tablejob Encrypt with
+## 1 and 4 workers. Compare runs with benchstat.
 BENCHCOUNT ?= 5
 bench:
 	$(GO) test -run '^$$' -bench '^Benchmark(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|MostRecentCached)$$' -count $(BENCHCOUNT) ./ddbenc
@@ -51,6 +52,7 @@ bench:
 	$(GO) test -run '^$$' -bench '^BenchmarkDBESDK(EncryptItem|DecryptItem|LowerBoundEncrypt|LowerBoundDecrypt|HierarchicalEncryptItem|HierarchicalDecryptItem)$$' -count $(BENCHCOUNT) ./ddbenc
 	$(GO) test -run '^$$' -bench '^BenchmarkEndToEnd$$' -benchtime 1000x -count $(BENCHCOUNT) ./integration
 	$(GO) test -run '^$$' -bench '^Benchmark(QueryPageKMS|BatchWriteKMS|QueryPageCached)$$' -benchtime 10x -count $(BENCHCOUNT) ./integration
+	$(GO) test -run '^$$' -bench '^BenchmarkTableJob$$' -benchtime 1x -count $(BENCHCOUNT) ./integration
 
 ## fuzz: run each fuzz target for FUZZTIME.
 fuzz:

@@ -688,3 +688,120 @@ func BenchmarkTableJob(b *testing.B) {
 		})
 	}
 }
+
+// TestTableJobRateLimit bounds an Encrypt job's writes with MaxWCU: DynamoDB
+// Local reports consumed capacity, so 300 writes of at least one unit each
+// at 50 WCU/s (50 in reserve) take at least 5 s; unbounded they take less
+// than 2 s. Progress is reported after every page.
+func TestTableJobRateLimit(t *testing.T) {
+	need(t)
+	const items = 300
+	ddb := env.DynamoDB(ddbenctest.East)
+	table := newTable(t)
+	loadItems(t, ddb, table, items)
+	var progress []tablejob.Progress
+	j, err := tablejob.New(tablejob.Config{API: ddb, Table: table, Kind: tablejob.Encrypt, Target: jobTarget(t, table),
+		JobID: "rate", CheckpointTable: newCheckpointTable(t, ddb), PageSize: 50, MaxWCU: 50,
+		Progress: func(p tablejob.Progress) { progress = append(progress, p) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	rep, err := j.Run(context.Background())
+	el := time.Since(start)
+	if err != nil || rep.Transformed != items {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	t.Logf("%d items at MaxWCU 50 in %v", items, el.Round(time.Millisecond))
+	if el < 4800*time.Millisecond {
+		t.Errorf("%d writes at MaxWCU 50 took %v, want at least 5 s", items, el)
+	}
+	if len(progress) < items/50 || progress[len(progress)-1].Transformed != items || progress[len(progress)-1].ItemsPerSecond <= 0 {
+		t.Errorf("progress %+v", progress)
+	}
+}
+
+// TestTableJobMigrate migrates legacy items (direct KMS provider) to the
+// DB-ESDK format with one Encryptor under
+// ForbidLegacyEncryptAllowLegacyDecrypt as Source and Target: the legacy
+// attributes are removed, the plaintext is unchanged, a second job skips
+// every item, and a Verify job under the final configuration (no legacy
+// reads) verifies them all.
+func TestTableJobMigrate(t *testing.T) {
+	need(t)
+	const items = 200
+	ctx := context.Background()
+	ddb := env.DynamoDB(ddbenctest.East)
+	table := newTable(t)
+	prov := kmsProvider(t, ddbenctest.East, env.PrimaryARN)
+	leg, err := ddbenc.NewEncryptor(ddbenc.TableConfig{TableName: table, PartitionKey: "pk", SortKey: "sk", Actions: testActions, Provider: prov})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain []map[string]types.AttributeValue
+	for i := range items {
+		it := jobItem(i)
+		plain = append(plain, it)
+		enc, err := leg.EncryptItem(ctx, it)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ddb.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: enc}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := checksum(t, plain, nil)
+	kr, err := keyring.NewRawAES("integration", "tablejob-migrate", bytes.Repeat([]byte{6}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := ddbenc.TableConfig{TableName: table, PartitionKey: "pk", SortKey: "sk", Format: ddbenc.DBESDKFormat, Keyring: kr,
+		Suite: ddbenc.SuiteSymmetricOnly, Actions: actions.Map{Default: actions.EncryptAndSign, Attributes: map[string]actions.Action{"status": actions.SignOnly}},
+		Legacy: &ddbenc.LegacyConfig{Policy: ddbenc.ForbidLegacyEncryptAllowLegacyDecrypt, Provider: prov, Actions: testActions}}
+	mig, err := ddbenc.NewEncryptor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := newCheckpointTable(t, ddb)
+	run := func(kind tablejob.Kind, id string, src, tgt *ddbenc.Encryptor) tablejob.Report {
+		t.Helper()
+		reps, errs := runJobWorkers(t, tablejob.Config{API: ddb, Table: table, Kind: kind, Source: src, Target: tgt,
+			JobID: id, TotalSegments: 4, CheckpointTable: cp}, 2)
+		var sum tablejob.Report
+		for w, r := range reps {
+			if errs[w] != nil {
+				t.Fatalf("%s worker %d: %v", id, w, errs[w])
+			}
+			sum.Read += r.Read
+			sum.Transformed += r.Transformed
+			sum.Skipped += r.Skipped
+			sum.Verified += r.Verified
+		}
+		return sum
+	}
+	if r := run(tablejob.Migrate, "migrate", mig, mig); r.Read != items || r.Transformed != items {
+		t.Fatalf("migrate: %+v", r)
+	}
+	stored := scanAll(t, ddb, table)
+	for _, it := range stored {
+		for n := range it {
+			if strings.HasPrefix(n, "*amzn-ddb-map-") {
+				t.Fatalf("item %s kept legacy attribute %s", mig.KeyString(it), n)
+			}
+		}
+	}
+	if after := checksum(t, stored, readTarget(mig)); after != before {
+		t.Fatalf("plaintext checksum changed: %s before, %s after", before, after)
+	}
+	if r := run(tablejob.Migrate, "migrate-again", mig, mig); r.Read != items || r.Skipped != items {
+		t.Errorf("second migrate: %+v", r)
+	}
+	cfg.Legacy = nil
+	final, err := ddbenc.NewEncryptor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := run(tablejob.Verify, "verify", final, nil); r.Verified != items {
+		t.Errorf("verify: %+v", r)
+	}
+}

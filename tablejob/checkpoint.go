@@ -274,16 +274,17 @@ func (j *Job) renew(ctx context.Context, seg int) error {
 }
 
 // release gives up this worker's lease of seg (best effort, after an
-// error), so that another worker can take it without waiting for expiry.
+// error): the segment is pending again, and another worker can take it
+// without waiting for the lease to expire.
 func (j *Job) release(seg int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = j.cp.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(j.cfg.CheckpointTable),
 		Key:                       j.cpKey(seg),
-		UpdateExpression:          aws.String("SET #e = :zero"),
+		UpdateExpression:          aws.String("SET #st = :pending, #e = :zero"),
 		ConditionExpression:       aws.String("#st = :leased AND #o = :me"),
 		ExpressionAttributeNames:  map[string]string{"#st": attrState, "#o": attrOwner, "#e": attrExpiry},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":leased": str(stateLeased), ":me": str(j.cfg.Owner), ":zero": num(0)},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":leased": str(stateLeased), ":pending": str(statePending), ":me": str(j.cfg.Owner), ":zero": num(0)},
 	})
 }

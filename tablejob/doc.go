@@ -22,9 +22,11 @@
 // writes the checkpoint after every page under the condition that it is
 // still the owner. A worker that loses its lease (it stalled past the
 // expiry and another worker took the segment) stops that segment. Worker i
-// of W first takes the segments s with s % W == i, then any segment whose
-// lease has expired, so the segments of a worker that died are finished by
-// the others; Run returns once every segment of the job is done. A segment
+// of W first takes the segments s with s % W == i, then any segment not
+// yet started, released after an error, or whose lease has expired, so the
+// segments of a worker that died are finished by the others; Run returns
+// once every segment of the job is done. Expiries are wall-clock times: the
+// workers' clocks must agree to well within Config.LeaseDuration. A segment
 // that is done is never read again: running a finished job again reads no
 // table page.
 //
@@ -37,12 +39,14 @@
 // that the new item does not have (the legacy format's attributes, for
 // example), and a ConditionExpression of equality on every attribute of the
 // stored item as it was read. An application write between the job's read
-// and its write makes the condition fail, so it is never overwritten; the
-// job then reads the item again (GetItem, ConsistentRead) and retries, up
-// to Config.ConflictRetries times, and reports the item as conflicted
-// (Report.ConflictedKeys) if it still fails. An attribute that an
-// application adds in between, without changing the others, is not part of
-// the condition and survives the write.
+// and its write that changes or removes an attribute makes the condition
+// fail, so it is never overwritten; the job then reads the item again
+// (GetItem, ConsistentRead) and retries, up to Config.ConflictRetries
+// times, and reports the item as conflicted (Report.ConflictedKeys) if it
+// still fails. An attribute that an application adds in between, without
+// changing the others, is not part of the condition and survives the
+// write; Target must then accept it (as an allowed unsigned attribute,
+// say), or the item will not verify.
 //
 // # Idempotency
 //

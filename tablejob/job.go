@@ -101,7 +101,7 @@ type Config struct {
 	LeaseDuration time.Duration
 	// PollInterval is how long a worker that has nothing to take waits
 	// before looking again (segments leased by live workers); zero means
-	// a quarter of LeaseDuration.
+	// a quarter of LeaseDuration, at most a second.
 	PollInterval time.Duration
 	// PageSize is the Scan Limit; zero means DefaultPageSize.
 	PageSize int32
@@ -281,7 +281,7 @@ func New(cfg Config) (*Job, error) {
 		cfg.LeaseDuration = DefaultLeaseDuration
 	}
 	if cfg.PollInterval == 0 {
-		cfg.PollInterval = cfg.LeaseDuration / 4
+		cfg.PollInterval = min(cfg.LeaseDuration/4, time.Second)
 	}
 	if cfg.PageSize == 0 {
 		cfg.PageSize = DefaultPageSize

@@ -143,8 +143,10 @@ type fakeTable struct {
 	appWrite func(pk string, item map[string]types.AttributeValue) map[string]types.AttributeValue
 	updates  []*dynamodb.UpdateItemInput
 	gets     int
-	scans    map[int][]map[string]types.AttributeValue // segment -> ExclusiveStartKeys
-	onScan   func(seg int)
+	// throttles: how many more UpdateItem calls are throttled.
+	throttles int
+	scans     map[int][]map[string]types.AttributeValue // segment -> ExclusiveStartKeys
+	onScan    func(seg int)
 }
 
 func newFake() *fakeTable {
@@ -190,6 +192,10 @@ func (f *fakeTable) UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.updates = append(f.updates, in)
+	if f.throttles > 0 {
+		f.throttles--
+		return nil, &types.ProvisionedThroughputExceededException{Message: aws.String("slow down")}
+	}
 	pk := pkOf(in.Key)
 	if f.failures[pk] > 0 {
 		f.failures[pk]--
@@ -435,5 +441,73 @@ func TestBucket(t *testing.T) {
 	// the next: 3 s of waiting.
 	if d := clock.Now().Sub(start); d < 2900*time.Millisecond || d > 3100*time.Millisecond {
 		t.Errorf("waited %v for 50 units at 10/s", d)
+	}
+}
+
+func keyed(t *testing.T, table, name string, b byte) *ddbenc.Encryptor {
+	t.Helper()
+	kr, err := keyring.NewRawAES("tablejob", name, bytes.Repeat([]byte{b}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{
+		TableName: table, PartitionKey: "pk", SortKey: "sk", Format: ddbenc.DBESDKFormat, Keyring: kr,
+		Actions: actions.Map{Default: actions.EncryptAndSign},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestReencrypt moves items from an old key to a new one; a second job
+// skips them all; a throttled write is retried after a backoff; an item of
+// the wrong format fails by key, without its values.
+func TestReencrypt(t *testing.T) {
+	cp, cpTable := checkpointClient(t)
+	ctx := context.Background()
+	oldKey, newKey := keyed(t, "data", "old", 1), keyed(t, "data", "new", 2)
+	f := newFake()
+	for i := range 5 {
+		enc, err := oldKey.EncryptItem(ctx, map[string]types.AttributeValue{"pk": s(fmt.Sprint("item", i)), "sk": n("1"), "v": s("secret-value")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.add(0, enc)
+	}
+	f.add(0, map[string]types.AttributeValue{"pk": s("plain"), "sk": n("1"), "v": s("secret-value")})
+	f.throttles = 2
+	var slept []time.Duration
+	cfg := Config{API: f, CheckpointAPI: cp, Table: "data", Kind: Reencrypt, Source: oldKey, Target: newKey, JobID: "re", CheckpointTable: cpTable,
+		Sleep: func(ctx context.Context, d time.Duration) error { slept = append(slept, d); return nil }}
+	j, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := j.Run(ctx)
+	if !errors.Is(err, ErrItemsFailed) || rep.Transformed != 5 || rep.Failed != 1 || len(rep.FailedKeys) != 1 || !strings.Contains(rep.FailedKeys[0], `"plain"`) {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if e := rep.Errors[0].Error(); strings.Contains(e, "secret-value") || !strings.Contains(e, `"data"`) || !strings.Contains(e, "plain") {
+		t.Errorf("error %q", e)
+	}
+	if len(slept) != 2 || slept[0] < backoffBase/2 || slept[1] < backoffBase || slept[1] > 2*backoffBase {
+		t.Errorf("throttle backoffs %v", slept)
+	}
+	for i := range 5 {
+		it := f.current[fmt.Sprint("item", i)]
+		if _, err := oldKey.DecryptItem(ctx, it); err == nil {
+			t.Errorf("item%d still reads under the old key", i)
+		}
+		if got, err := newKey.DecryptItem(ctx, it); err != nil || got["v"].(*types.AttributeValueMemberS).Value != "secret-value" {
+			t.Errorf("item%d under the new key: %v", i, err)
+		}
+	}
+	cfg.JobID, cfg.Sleep = "re-2", nil
+	j, _ = New(cfg)
+	writes := len(f.updates)
+	rep, _ = j.Run(ctx)
+	if rep.Skipped != 5 || rep.Transformed != 0 || len(f.updates) != writes {
+		t.Errorf("second job: %+v, %d writes", rep, len(f.updates)-writes)
 	}
 }
