@@ -29,6 +29,7 @@ import (
 	"github.com/ddbec/ddbec-go/ddbenctest"
 	"github.com/ddbec/ddbec-go/internal/ddbjson"
 	"github.com/ddbec/ddbec-go/keyring"
+	"github.com/ddbec/ddbec-go/keystore"
 	"github.com/ddbec/ddbec-go/tablejob"
 )
 
@@ -44,6 +45,12 @@ func jobTarget(tb testing.TB, table string) *ddbenc.Encryptor {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return jobTargetWith(tb, table, kr)
+}
+
+// jobTargetWith is jobTarget's configuration with another keyring.
+func jobTargetWith(tb testing.TB, table string, kr ddbenc.Keyring) *ddbenc.Encryptor {
+	tb.Helper()
 	e, err := ddbenc.NewEncryptor(ddbenc.TableConfig{
 		TableName: table, PartitionKey: "pk", SortKey: "sk", Format: ddbenc.DBESDKFormat, Keyring: kr,
 		Suite: ddbenc.SuiteSymmetricOnly,
@@ -653,39 +660,80 @@ func BenchmarkTableJob(b *testing.B) {
 	}
 	const items = 5000
 	ddb := env.DynamoDB(ddbenctest.East)
-	for _, workers := range []int{1, 4} {
-		b.Run(fmt.Sprintf("workers=%d", workers), func(b *testing.B) {
-			var el time.Duration
-			for i := 0; b.Loop(); i++ {
-				b.StopTimer()
-				table := fmt.Sprintf("bench%d", tableSeq.Add(1))
-				if err := ddbenctest.CreateTable(context.Background(), ddb, table,
-					ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
-					b.Fatal(err)
-				}
-				loadItems(b, ddb, table, items)
-				cp := newCheckpointTable(b, ddb)
-				tgt := jobTarget(b, table)
-				b.StartTimer()
-				start := time.Now()
-				reps, errs := runJobWorkers(b, tablejob.Config{API: ddb, Table: table, Kind: tablejob.Encrypt, Target: tgt,
-					JobID: "bench", TotalSegments: 16, CheckpointTable: cp}, workers)
-				el += time.Since(start)
-				n := 0
-				for w, r := range reps {
-					if errs[w] != nil {
-						b.Fatal(errs[w])
-					}
-					n += r.Transformed
-				}
-				if n != items {
-					b.Fatalf("transformed %d, want %d", n, items)
-				}
+	// The keyrings: raw AES (a static key, no KMS) and the hierarchical
+	// keyring over a cached key store whose branch key the fake KMS protects
+	// (one KMS call per branch key version, not per item).
+	ctx := context.Background()
+	storeTable := fmt.Sprintf("benchkeys%d", tableSeq.Add(1))
+	if err := keystore.CreateTable(ctx, ddb, storeTable); err != nil {
+		b.Fatal(err)
+	}
+	store, err := keystore.New(keystore.Config{TableName: storeTable, DynamoDB: ddb, KMS: env.KMSClient(ddbenctest.East), KMSKeyARN: env.PrimaryARN})
+	if err != nil {
+		b.Fatal(err)
+	}
+	branchKey, err := store.CreateKey(ctx, keystore.CreateKeyOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	keyrings := []struct {
+		name string
+		make func(b *testing.B) ddbenc.Keyring
+	}{
+		{"raw-aes", func(b *testing.B) ddbenc.Keyring {
+			kr, err := keyring.NewRawAES("integration", "tablejob", bytes.Repeat([]byte{5}, 32))
+			if err != nil {
+				b.Fatal(err)
 			}
-			ips := float64(items*b.N) / el.Seconds()
-			b.ReportMetric(ips, "items/s")
-			b.ReportMetric(ips/float64(workers), "items/s/worker")
-		})
+			return kr
+		}},
+		{"hierarchical-kms-cached", func(b *testing.B) ddbenc.Keyring {
+			cache, err := keyring.NewBranchKeyCache(store, keyring.BranchKeyCacheOptions{TTL: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			kr, err := keyring.NewHierarchical(branchKey, cache)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kr
+		}},
+	}
+	for _, k := range keyrings {
+		for _, workers := range []int{1, 4} {
+			b.Run(fmt.Sprintf("keyring=%s/workers=%d", k.name, workers), func(b *testing.B) {
+				var el time.Duration
+				for i := 0; b.Loop(); i++ {
+					b.StopTimer()
+					table := fmt.Sprintf("bench%d", tableSeq.Add(1))
+					if err := ddbenctest.CreateTable(context.Background(), ddb, table,
+						ddbenctest.Key{Name: "pk", Type: types.ScalarAttributeTypeS}, ddbenctest.Key{Name: "sk", Type: types.ScalarAttributeTypeN}, false); err != nil {
+						b.Fatal(err)
+					}
+					loadItems(b, ddb, table, items)
+					cp := newCheckpointTable(b, ddb)
+					tgt := jobTargetWith(b, table, k.make(b))
+					b.StartTimer()
+					start := time.Now()
+					reps, errs := runJobWorkers(b, tablejob.Config{API: ddb, Table: table, Kind: tablejob.Encrypt, Target: tgt,
+						JobID: "bench", TotalSegments: 16, CheckpointTable: cp}, workers)
+					el += time.Since(start)
+					n := 0
+					for w, r := range reps {
+						if errs[w] != nil {
+							b.Fatal(errs[w])
+						}
+						n += r.Transformed
+					}
+					if n != items {
+						b.Fatalf("transformed %d, want %d", n, items)
+					}
+				}
+				ips := float64(items*b.N) / el.Seconds()
+				b.ReportMetric(ips, "items/s")
+				b.ReportMetric(ips/float64(workers), "items/s/worker")
+			})
+		}
 	}
 }
 
