@@ -75,17 +75,8 @@ func commaList(s string) []string {
 	return out
 }
 
-// dbesdkEncryptor builds the Encryptor of a --format dbesdk table. --table
-// is the logical table name (bound into every item).
-func (c *cliConfig) dbesdkEncryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
-	cfg, err := c.dbesdkConfig(acts)
-	if err != nil {
-		return nil, err
-	}
-	return ddbenc.NewEncryptor(cfg)
-}
-
-// dbesdkConfig is the table configuration of dbesdkEncryptor.
+// dbesdkConfig is the table configuration of a --format dbesdk table.
+// --table is the logical table name (bound into every item).
 func (c *cliConfig) dbesdkConfig(acts actions.Map) (ddbenc.TableConfig, error) {
 	if c.table == "" || c.partitionKey == "" {
 		return ddbenc.TableConfig{}, errors.New("--table and --partition-key are required")

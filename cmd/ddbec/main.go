@@ -229,12 +229,7 @@ func (c *cliConfig) process(stdin io.Reader) ([]byte, error) {
 		}
 		transform = func(item map[string]types.AttributeValue) ([]byte, error) { return inspect(item, acts) }
 	} else {
-		var enc *ddbenc.Encryptor
-		if c.format == "dbesdk" {
-			enc, err = c.dbesdkEncryptor(acts)
-		} else {
-			enc, err = c.encryptor(acts)
-		}
+		enc, err := c.newEncryptor(acts)
 		if err != nil {
 			return nil, usageError{err}
 		}

@@ -19,15 +19,24 @@ import (
 	"github.com/ddbec/ddbec-go/signing"
 )
 
-func (c *cliConfig) encryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
-	cfg, err := c.legacyConfig(acts)
+// tableConfig is the table configuration of the flags' --format.
+func (c *cliConfig) tableConfig(acts actions.Map) (ddbenc.TableConfig, error) {
+	if c.format == "dbesdk" {
+		return c.dbesdkConfig(acts)
+	}
+	return c.legacyConfig(acts)
+}
+
+// newEncryptor is the Encryptor of the flags' configuration.
+func (c *cliConfig) newEncryptor(acts actions.Map) (*ddbenc.Encryptor, error) {
+	cfg, err := c.tableConfig(acts)
 	if err != nil {
 		return nil, err
 	}
 	return ddbenc.NewEncryptor(cfg)
 }
 
-// legacyConfig is the table configuration of encryptor.
+// legacyConfig is the table configuration of a --format legacy table.
 func (c *cliConfig) legacyConfig(acts actions.Map) (ddbenc.TableConfig, error) {
 	if c.table == "" || c.partitionKey == "" {
 		return ddbenc.TableConfig{}, errors.New("--table and --partition-key are required")

@@ -168,6 +168,13 @@ func (c *cliConfig) jobConfig(kind tablejob.Kind, j jobFlags) (tablejob.Config, 
 		}
 		return tablejob.Config{}, fmt.Errorf("--source is only for reencrypt and migrate")
 	}
+	// The source's flags are checked before anything is built.
+	var src *cliConfig
+	if wantSource {
+		if src, err = c.sourceConfig(j.source); err != nil {
+			return tablejob.Config{}, err
+		}
+	}
 	if kind == tablejob.Migrate && c.format != "dbesdk" {
 		return tablejob.Config{}, errors.New("migrate writes the DB-ESDK format: give --format dbesdk and its keyring flags")
 	}
@@ -175,12 +182,7 @@ func (c *cliConfig) jobConfig(kind tablejob.Kind, j jobFlags) (tablejob.Config, 
 	if err != nil {
 		return tablejob.Config{}, err
 	}
-	var tc ddbenc.TableConfig
-	if c.format == "dbesdk" {
-		tc, err = c.dbesdkConfig(acts)
-	} else {
-		tc, err = c.legacyConfig(acts)
-	}
+	tc, err := c.tableConfig(acts)
 	if err != nil {
 		return tablejob.Config{}, err
 	}
@@ -209,19 +211,17 @@ func (c *cliConfig) jobConfig(kind tablejob.Kind, j jobFlags) (tablejob.Config, 
 			cfg.Target = enc
 		default:
 			cfg.Target = enc
-			s, err := c.sourceConfig(j.source)
+			s := src
+			sacts, err := s.actions()
 			if err != nil {
-				return tablejob.Config{}, err
+				return tablejob.Config{}, fmt.Errorf("--source: %w", err)
 			}
-			if cfg.Source, err = s.encryptorOf(); err != nil {
+			if cfg.Source, err = s.newEncryptor(sacts); err != nil {
 				return tablejob.Config{}, fmt.Errorf("--source: %w", err)
 			}
 		}
 	case tablejob.Migrate:
-		s, err := c.sourceConfig(j.source)
-		if err != nil {
-			return tablejob.Config{}, err
-		}
+		s := src
 		if s.format != "legacy" {
 			return tablejob.Config{}, errors.New("--source: migrate reads legacy items (--format legacy, the default)")
 		}
@@ -283,18 +283,6 @@ func (c *cliConfig) sourceConfig(flags string) (*cliConfig, error) {
 		return nil, fmt.Errorf("--source: %w", err)
 	}
 	return s, nil
-}
-
-// encryptorOf builds the Encryptor of a parsed configuration.
-func (c *cliConfig) encryptorOf() (*ddbenc.Encryptor, error) {
-	acts, err := c.actions()
-	if err != nil {
-		return nil, err
-	}
-	if c.format == "dbesdk" {
-		return c.dbesdkEncryptor(acts)
-	}
-	return c.encryptor(acts)
 }
 
 // dynamoDB is the DynamoDB client of a job: the default AWS configuration

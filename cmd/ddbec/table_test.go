@@ -203,6 +203,8 @@ func TestTableUsage(t *testing.T) {
 		{append([]string{"table", "migrate", "--job-id", "j", "--checkpoint-table", "c", "--source", "--provider static"}, base...), "--format dbesdk"},
 		{append([]string{"table", "verify", "--job-id", "j", "--checkpoint-table", "c", "--progress", "loud"}, base...), "--progress must be"},
 		{[]string{"table", "create-checkpoint-table"}, "--checkpoint-table is required"},
+		{append([]string{"table", "reencrypt", "--job-id", "j", "--checkpoint-table", "c", "--keys", "k.json", "--source", "--nosuch x"}, base...), "--source: flag provided but not defined"},
+		{append([]string{"table", "reencrypt", "--job-id", "j", "--checkpoint-table", "c", "--keys", "k.json", "--source", "--format legacy stray"}, base...), "--source: unexpected arguments"},
 	} {
 		var out, errb strings.Builder
 		if code := run(c.args, strings.NewReader(""), &out, &errb); code != exitUsage || !strings.Contains(errb.String(), c.want) {
